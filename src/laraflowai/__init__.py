@@ -1,0 +1,67 @@
+"""laraflowai: stream the answers of AI agents token by token.
+
+from laraflowai import FlowAI
+
+agent = FlowAI.agent("Content Writer", "Create engaging content")
+for chunk in agent.stream(FlowAI.task("Write a haiku about the sea")):
+    print(chunk, end="", flush=True)
+"""
+
+from ._config import Settings
+from ._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    LaraFlowAIError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderOverloadedError,
+    QuotaExceededError,
+    RateLimitError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from ._facade import FlowAI
+from .crew import Agent, Task
+from .streaming import AsyncStreamingResponse, Response, StreamingResponse
+from .wire import (
+    Event,
+    Finished,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AsyncStreamingResponse",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Event",
+    "Finished",
+    "FlowAI",
+    "InvalidRequestError",
+    "LaraFlowAIError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderOverloadedError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ReasoningDelta",
+    "Response",
+    "Settings",
+    "StreamError",
+    "StreamInterruptedError",
+    "StreamTimeoutError",
+    "StreamingResponse",
+    "Task",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]

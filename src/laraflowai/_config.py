@@ -1,0 +1,341 @@
+"""Settings: every variable of the streaming document, from the environment,
+a `.env` file, or code.
+
+Precedence, highest first: `configure(...)` in code, the process environment,
+the `.env` file (in the working directory, or `LARAFLOWAI_ENV_FILE`), the
+defaults below. A malformed value is refused with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigurationError
+from ._secrets import remember
+
+__all__ = ["ProviderSettings", "Settings", "configure", "get_settings", "reset_settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _number(kind: type, minimum: float, *, inclusive: bool = True) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise ConfigurationError(f"{name} must be {noun}, got {raw!r}") from None
+        if value < minimum or (not inclusive and value == minimum):
+            bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+            raise ConfigurationError(f"{name} must be {bound}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+@dataclass(frozen=True, slots=True)
+class _Var:
+    field: str
+    env: str
+    parse: Callable[[str, str], Any]
+    help: str
+
+
+_VARS = (
+    _Var(
+        "streaming_enabled",
+        "LARAFLOWAI_STREAMING_ENABLED",
+        _parse_bool,
+        "stream token by token; false gives the whole answer as one chunk",
+    ),
+    _Var(
+        "buffer_size",
+        "LARAFLOWAI_STREAMING_BUFFER_SIZE",
+        _number(int, 1),
+        "coalesce deltas into chunks of at least this many characters",
+    ),
+    _Var(
+        "max_chunk_size",
+        "LARAFLOWAI_STREAMING_MAX_CHUNK_SIZE",
+        _number(int, 1),
+        "split larger deltas into chunks of at most this many characters",
+    ),
+    _Var(
+        "timeout",
+        "LARAFLOWAI_STREAMING_TIMEOUT",
+        _number(float, 0, inclusive=False),
+        "seconds a whole stream may take",
+    ),
+    _Var(
+        "idle_timeout",
+        "LARAFLOWAI_STREAMING_IDLE_TIMEOUT",
+        _number(float, 0, inclusive=False),
+        "seconds of silence allowed between two pieces of a stream",
+    ),
+    _Var(
+        "connect_timeout",
+        "LARAFLOWAI_CONNECT_TIMEOUT",
+        _number(float, 0, inclusive=False),
+        "seconds to open a connection to a provider",
+    ),
+    _Var(
+        "chunk_delay",
+        "LARAFLOWAI_STREAMING_CHUNK_DELAY",
+        _number(int, 0),
+        "milliseconds to pause between chunks",
+    ),
+    _Var(
+        "max_retries",
+        "LARAFLOWAI_MAX_RETRIES",
+        _number(int, 0),
+        "retries of a failed request before its first chunk",
+    ),
+    _Var(
+        "cache_enabled",
+        "LARAFLOWAI_STREAMING_CACHE",
+        _parse_bool,
+        "replay identical completed streams from the cache",
+    ),
+    _Var(
+        "cache_ttl",
+        "LARAFLOWAI_STREAMING_CACHE_TTL",
+        _number(int, 0),
+        "seconds a cached stream is kept",
+    ),
+    _Var(
+        "websocket_enabled",
+        "LARAFLOWAI_WEBSOCKET_ENABLED",
+        _parse_bool,
+        "serve the WebSocket streaming route",
+    ),
+    _Var(
+        "websocket_driver",
+        "LARAFLOWAI_WEBSOCKET_DRIVER",
+        _choice("pusher", "memory", "redis"),
+        "broadcaster for WebSocket streams",
+    ),
+    _Var(
+        "websocket_channel_prefix",
+        "LARAFLOWAI_WEBSOCKET_CHANNEL_PREFIX",
+        _text,
+        "prefix of broadcast channel names",
+    ),
+    _Var("sse_enabled", "LARAFLOWAI_SSE_ENABLED", _parse_bool, "serve the SSE streaming routes"),
+    _Var(
+        "sse_retry_timeout",
+        "LARAFLOWAI_SSE_RETRY_TIMEOUT",
+        _number(int, 0),
+        "milliseconds a browser waits before reconnecting",
+    ),
+    _Var(
+        "sse_keep_alive",
+        "LARAFLOWAI_SSE_KEEP_ALIVE",
+        _number(float, 0, inclusive=False),
+        "seconds between keep-alive comments",
+    ),
+    _Var(
+        "default_provider",
+        "LARAFLOWAI_DEFAULT_PROVIDER",
+        _text,
+        "provider used when an agent names none",
+    ),
+)
+
+_BY_FIELD = {var.field: var for var in _VARS}
+
+# Environment prefixes of each built-in provider's key, model and base URL.
+PROVIDER_ENV = {
+    "openai": "OPENAI",
+    "anthropic": "ANTHROPIC",
+    "grok": "GROK",
+    "deepseek": "DEEPSEEK",
+    "groq": "GROQ",
+    "gemini": "GEMINI",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """A provider's key, model and base URL as configured in the environment."""
+
+    api_key: str | None = field(default=None, repr=False)
+    model: str | None = None
+    base_url: str | None = None
+    key_variable: str | None = None
+
+    def __repr__(self) -> str:
+        key = "None" if self.api_key is None else "'****'"
+        return f"ProviderSettings(api_key={key}, model={self.model!r}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    streaming_enabled: bool = True
+    buffer_size: int = 10
+    max_chunk_size: int = 1000
+    timeout: float = 300.0
+    idle_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    chunk_delay: int = 0
+    max_retries: int = 2
+    cache_enabled: bool = True
+    cache_ttl: int = 3600
+    websocket_enabled: bool = False
+    websocket_driver: str = "pusher"
+    websocket_channel_prefix: str | None = "laraflowai"
+    sse_enabled: bool = True
+    sse_retry_timeout: int = 3000
+    sse_keep_alive: float = 30.0
+    default_provider: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = None
+    ) -> Settings:
+        """Settings from `environ` (default: the process environment) over a `.env` file."""
+        merged = dict(_read_env_file(environ, env_file))
+        merged.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for var in _VARS:
+            raw = merged.get(var.env)
+            if raw is not None and raw.strip() != "":
+                values[var.field] = var.parse(var.env, raw)
+        return cls(environ=merged, **values)
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with some settings changed in code, validated like the environment."""
+        checked: dict[str, Any] = {}
+        for name, value in overrides.items():
+            var = _BY_FIELD.get(name)
+            if var is None:
+                known = ", ".join(sorted(_BY_FIELD))
+                raise ConfigurationError(f"unknown setting {name!r}; known settings: {known}")
+            checked[name] = _check(var, value)
+        return dataclasses.replace(self, **checked)
+
+    def env(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        return value.strip() if value and value.strip() else None
+
+    def provider(self, name: str) -> ProviderSettings:
+        """Key, model and base URL of a provider from `<NAME>_API_KEY`, `<NAME>_MODEL`,
+        `<NAME>_BASE_URL` (Ollama: `OLLAMA_HOST`, `OLLAMA_MODEL`)."""
+        if name == "ollama":
+            return ProviderSettings(None, self.env("OLLAMA_MODEL"), self.env("OLLAMA_HOST"))
+        if name == "local":
+            return ProviderSettings(None, self.env("LARAFLOWAI_LOCAL_MODEL"), None)
+        prefix = PROVIDER_ENV.get(name, name.upper())
+        key = self.env(f"{prefix}_API_KEY")
+        remember(key)
+        return ProviderSettings(
+            key, self.env(f"{prefix}_MODEL"), self.env(f"{prefix}_BASE_URL"), f"{prefix}_API_KEY"
+        )
+
+    def described(self) -> list[tuple[str, str, str]]:
+        """(variable, effective value, meaning) for each streaming setting."""
+        rows = []
+        for var in _VARS:
+            value = getattr(self, var.field)
+            shown = (
+                ""
+                if value is None
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+            rows.append((var.env, shown, var.help))
+        return rows
+
+
+def _check(var: _Var, value: Any) -> Any:
+    if isinstance(value, str) or value is None:
+        return var.parse(var.env, value or "") if value is not None else None
+    if isinstance(value, bool):
+        if var.parse is not _parse_bool:
+            raise ConfigurationError(f"{var.field} must be a number, got {value!r}")
+        return value
+    if isinstance(value, int | float):
+        return var.parse(var.env, repr(value))
+    raise ConfigurationError(f"{var.field} cannot be {type(value).__name__} ({value!r})")
+
+
+def _read_env_file(
+    environ: Mapping[str, str] | None, env_file: str | Path | None
+) -> Mapping[str, str]:
+    source = os.environ if environ is None else environ
+    path = (
+        Path(env_file) if env_file is not None else Path(source.get("LARAFLOWAI_ENV_FILE", ".env"))
+    )
+    if not path.is_file():
+        if env_file is not None or "LARAFLOWAI_ENV_FILE" in source:
+            raise ConfigurationError(f"the settings file {str(path)!r} does not exist")
+        return {}
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_overrides: dict[str, Any] = {}
+
+
+def get_settings() -> Settings:
+    """The effective settings, read once from the environment."""
+    global _settings
+    settings = _settings
+    if settings is None:
+        with _lock:
+            if _settings is None:
+                _settings = Settings.from_env().replace(**_overrides)
+            settings = _settings
+    return settings
+
+
+def configure(**overrides: Any) -> Settings:
+    """Change settings in code, e.g. `configure(buffer_size=1, timeout=60)`."""
+    global _settings
+    with _lock:
+        new = (_settings or Settings.from_env()).replace(**overrides)
+        _overrides.update(overrides)
+        _settings = new
+    return new
+
+
+def reset_settings() -> None:
+    """Forget code overrides and read the environment again on next use."""
+    global _settings
+    with _lock:
+        _settings = None
+        _overrides.clear()

@@ -1,0 +1,6 @@
+"""Agents and tasks (crews build on them)."""
+
+from .agent import Agent
+from .task import Task
+
+__all__ = ["Agent", "Task"]

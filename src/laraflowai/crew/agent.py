@@ -1,0 +1,130 @@
+"""An agent: a role and a goal, answering tasks with one provider's model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._config import Settings, get_settings
+from .._exceptions import ConfigurationError
+from .._types import Message
+from ..providers import create_provider
+from ..providers.base import ChatRequest
+from ..streaming._source import aiter_events, iter_events
+from ..streaming._state import StreamState
+from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from .task import Task
+
+__all__ = ["Agent"]
+
+
+def _required(name: str, value: Any, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"an agent needs a {name}: a non-empty string such as {example!r}")
+    return value.strip()
+
+
+class Agent:
+    """`Agent("Content Writer", "Create engaging content", provider="openai")`.
+
+    Extra keyword arguments (temperature, max_tokens, top_p, stop, seed, ...) go
+    to the provider with every request.
+    """
+
+    def __init__(
+        self,
+        role: str,
+        goal: str,
+        provider: str | None = None,
+        model: str | None = None,
+        *,
+        backstory: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
+        self.role = _required("role", role, "Content Writer")
+        self.goal = _required("goal", goal, "Create engaging content")
+        if backstory is not None and not isinstance(backstory, str):
+            raise ConfigurationError("backstory must be a string")
+        self.backstory = backstory.strip() if backstory else None
+        self._settings = settings
+        self.provider = create_provider(
+            provider, self.settings, model=model, api_key=api_key, base_url=base_url
+        )
+        self.options = options
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings if self._settings is not None else get_settings()
+
+    @property
+    def model(self) -> str:
+        return self.provider.model
+
+    def messages(self, task: Task) -> list[Message]:
+        system = f"You are {self.role}. Your goal: {self.goal}."
+        if self.backstory:
+            system = f"{system} {self.backstory}"
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": task.prompt()},
+        ]
+
+    def _prepare(
+        self, task: Task | str, options: dict[str, Any]
+    ) -> tuple[Task, ChatRequest, StreamState]:
+        if isinstance(task, str):
+            task = Task(task)
+        elif not isinstance(task, Task):
+            raise ConfigurationError(
+                f"an agent streams a Task or a string, not {type(task).__name__}"
+            )
+        settings = self.settings
+        request = ChatRequest(self.messages(task), {**self.options, **options})
+        state = StreamState(
+            agent_role=self.role,
+            provider=self.provider.name,
+            model=self.provider.model,
+            buffer_size=settings.buffer_size,
+            max_chunk_size=settings.max_chunk_size,
+            streaming=settings.streaming_enabled,
+            callbacks=task.callbacks,
+        )
+        return task, request, state
+
+    def stream(self, task: Task | str, **options: Any) -> StreamingResponse:
+        """Stream the answer to `task`; the request opens on the first read."""
+        _, request, state = self._prepare(task, options)
+        settings, provider = self.settings, self.provider
+        if hasattr(provider, "build_request"):
+            provider.build_request(request)  # refuse bad options now, not on first read
+        return StreamingResponse(
+            lambda: iter_events(provider, request, settings, state.counters),
+            state,
+            settings.chunk_delay / 1000,
+        )
+
+    def astream(self, task: Task | str, **options: Any) -> AsyncStreamingResponse:
+        """The async twin of stream()."""
+        _, request, state = self._prepare(task, options)
+        settings, provider = self.settings, self.provider
+        if hasattr(provider, "build_request"):
+            provider.build_request(request)
+        return AsyncStreamingResponse(
+            lambda: aiter_events(provider, request, settings, state.counters),
+            state,
+            settings.chunk_delay / 1000,
+        )
+
+    def handle(self, task: Task | str, **options: Any) -> Response:
+        """The whole answer at once."""
+        with self.stream(task, **options) as response:
+            return response.to_response()
+
+    async def ahandle(self, task: Task | str, **options: Any) -> Response:
+        async with self.astream(task, **options) as response:
+            return await response.to_response()
+
+    def __repr__(self) -> str:
+        return f"Agent(role={self.role!r}, provider={self.provider.name!r}, model={self.model!r})"

@@ -1,0 +1,61 @@
+"""A task: what to do, optionally for which agent and with what context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+__all__ = ["Task"]
+
+
+class Task:
+    """`Task("Write a blog post about Laravel")`; `.stream(callback)` makes every
+    agent that streams this task call `callback(chunk, full_content)`."""
+
+    def __init__(
+        self,
+        description: str,
+        agent: Agent | None = None,
+        context: str | Sequence[str] | None = None,
+    ) -> None:
+        if not isinstance(description, str) or not description.strip():
+            raise ConfigurationError(
+                "a task needs a description: a non-empty string saying what to do, "
+                "e.g. FlowAI.task('Write a blog post about Laravel')"
+            )
+        if context is not None and not isinstance(context, str):
+            if not all(isinstance(item, str) for item in context):
+                raise ConfigurationError("a task's context must be a string or a list of strings")
+            context = list(context)
+        self.description = description.strip()
+        self.agent = agent
+        self.context: str | list[str] | None = context
+        self.callbacks: list[Callable[[str, str], Any]] = []
+
+    def stream(self, callback: Callable[[str, str], Any]) -> Task:
+        """Call `callback(chunk, full_content)` for each chunk whenever this task
+        is streamed (fluent)."""
+        if not callable(callback):
+            raise ConfigurationError(f"Task.stream needs a callable, got {type(callback).__name__}")
+        self.callbacks.append(callback)
+        return self
+
+    def get_description(self) -> str:
+        return self.description
+
+    def prompt(self) -> str:
+        """The user message sent for this task."""
+        context = self.context
+        if not context:
+            return self.description
+        if isinstance(context, list):
+            context = "\n\n".join(context)
+        return f"{self.description}\n\nContext:\n{context}"
+
+    def __repr__(self) -> str:
+        return f"Task({self.description[:60]!r})"

@@ -1,0 +1,158 @@
+"""Turn a provider's error reply (HTTP status, headers, body) into a typed error
+whose message says what happened and what to do."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import (
+    AuthenticationError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderOverloadedError,
+    QuotaExceededError,
+    RateLimitError,
+)
+from ..wire._errors import classify_error
+
+if TYPE_CHECKING:
+    from .base import HTTPProvider
+
+__all__ = ["error_from_reply", "error_from_report", "parse_retry_after"]
+
+_CLASSES: dict[str, type[ProviderError]] = {
+    "authentication": AuthenticationError,
+    "rate_limit": RateLimitError,
+    "quota": QuotaExceededError,
+    "overloaded": ProviderOverloadedError,
+    "invalid_request": InvalidRequestError,
+}
+
+
+def error_from_reply(
+    provider: HTTPProvider, status: int, headers: Mapping[str, str], body: bytes
+) -> ProviderError:
+    decoded = _decode(body)
+    message, type_, code = _fields(decoded)
+    if not message:
+        message = body[:300].decode("utf-8", "replace").strip() or "no error details"
+    kind = classify_error(status, type_, code)
+    request_id = headers.get("x-request-id") or headers.get("request-id")
+    return error_from_report(
+        provider,
+        kind,
+        message,
+        status=status,
+        request_id=request_id,
+        body=decoded if decoded is not None else body[:2000].decode("utf-8", "replace"),
+        retry_after=parse_retry_after(headers),
+    )
+
+
+def error_from_report(
+    provider: HTTPProvider | Any,
+    kind: str,
+    message: str,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+    body: Any = None,
+    retry_after: float | None = None,
+    partial_content: str = "",
+) -> ProviderError:
+    """The typed error for a classified report (an HTTP reply or an in-stream error)."""
+    label = provider.label
+    where = f" (HTTP {status})" if status else ""
+    message = message.rstrip(".")
+    if kind == "authentication":
+        key = getattr(provider, "key_variable", None) or "the API key"
+        text = f"{label} rejected the credentials{where}: {message}. Check {key}."
+    elif kind == "quota":
+        text = (
+            f"{label} says the account is out of quota or credits{where}: {message}. "
+            "Add credits or raise the quota; retrying will not help."
+        )
+    elif kind == "rate_limit":
+        wait = f"retry after {retry_after:g} s" if retry_after is not None else "retry later"
+        text = f"{label} rate limit reached{where}: {message}. Slow down or {wait}."
+    elif kind == "overloaded":
+        text = f"{label} is overloaded{where}: {message}. Try again shortly."
+    elif kind == "invalid_request":
+        text = (
+            f"{label} refused the request{where}: {message}. "
+            f"Check the model name ({provider.model!r}) and the options."
+        )
+    else:
+        text = f"{label} failed{where}: {message}."
+    cls = _CLASSES.get(kind, ProviderError)
+    retryable = None
+    if (
+        cls is ProviderError
+        and status is not None
+        and 400 <= status < 500
+        and status not in (408, 409)
+    ):
+        retryable = False
+    return cls(
+        text,
+        provider=provider.name,
+        model=provider.model,
+        status_code=status,
+        request_id=request_id,
+        body=body,
+        retry_after=retry_after,
+        retryable=retryable,
+        partial_content=partial_content,
+    )
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` (seconds or an HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _fields(decoded: Any) -> tuple[str | None, str | None, str | None]:
+    """(message, type, code) from the error bodies of every provider we know."""
+    if not isinstance(decoded, dict):
+        return None, None, None
+    error = decoded.get("error", decoded)
+    if isinstance(error, str):  # Ollama: {"error": "..."}
+        return error, None, None
+    if not isinstance(error, dict):
+        return None, None, None
+    message = error.get("message")
+    type_ = error.get("type") or error.get("status")
+    code = error.get("code")
+    return (
+        str(message) if message else None,
+        str(type_) if type_ else None,
+        str(code) if code is not None and not isinstance(code, int) else None,
+    )

@@ -1,0 +1,134 @@
+"""What a provider is: how to speak to it, not how to send.
+
+An `HTTPProvider` only builds the request (URL, headers, body), names its wire
+decoder and turns an error reply into a typed error; `streaming/_http.py` does
+the network part for every one of them, sync and async alike. An
+`InProcessProvider` (the embedded model, test doubles) produces events itself.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._config import Settings
+from .._exceptions import ConfigurationError, ProviderError
+from .._types import Message, Options
+from ..wire import Event, StreamDecoder
+from ._errors import error_from_reply
+
+__all__ = ["ChatRequest", "HTTPProvider", "HTTPRequest", "InProcessProvider", "Provider"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One conversation to answer: the messages and the generation options."""
+
+    messages: list[Message]
+    options: Options = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+
+
+class Provider(ABC):
+    """Base of every provider. Subclasses set `name`, `label` and `default_model`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    default_model: ClassVar[str]
+
+    def __init__(self, *, model: str | None = None, settings: Settings) -> None:
+        self.settings = settings
+        configured = settings.provider(self.name).model
+        self.model = _clean("model", model) or configured or self.default_model
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r}>"
+
+
+class HTTPProvider(Provider):
+    """A provider reached over HTTP. Subclasses say where and how to ask."""
+
+    default_base_url: ClassVar[str]
+    requires_api_key: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        settings: Settings,
+    ) -> None:
+        super().__init__(model=model, settings=settings)
+        configured = settings.provider(self.name)
+        self.api_key = _clean("api_key", api_key) or configured.api_key
+        self.key_variable = configured.key_variable
+        self.base_url = _base_url(
+            _clean("base_url", base_url) or configured.base_url or self.default_base_url,
+            self.label,
+        )
+        # A custom base URL is often a local or self-hosted server that needs no key.
+        needs_key = self.requires_api_key and self.base_url == _base_url(self.default_base_url, "")
+        if needs_key and not self.api_key:
+            raise ConfigurationError(
+                f"{self.label} needs an API key: set {self.key_variable} in the environment "
+                f"or a .env file, or pass api_key=... to FlowAI.agent()"
+            )
+        from .._secrets import remember
+
+        remember(self.api_key)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} base_url={self.base_url!r}>"
+
+    @abstractmethod
+    def build_request(self, request: ChatRequest) -> HTTPRequest: ...
+
+    @abstractmethod
+    def new_decoder(self) -> StreamDecoder: ...
+
+    def error_from_reply(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> ProviderError:
+        """The typed error for a non-2xx reply."""
+        return error_from_reply(self, status, headers, body)
+
+    @staticmethod
+    def encode(body: dict[str, Any]) -> bytes:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class InProcessProvider(Provider):
+    """A provider that produces events itself, without HTTP."""
+
+    @abstractmethod
+    def iter_events(self, request: ChatRequest) -> Iterator[Event]: ...
+
+    @abstractmethod
+    def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]: ...
+
+
+def _clean(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def _base_url(url: str, label: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"the {label} base URL must start with http:// or https://, got {url!r}"
+        )
+    return url.rstrip("/")

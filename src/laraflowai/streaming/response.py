@@ -1,0 +1,370 @@
+"""StreamingResponse and AsyncStreamingResponse: two thin drivers around one
+StreamState, side by side, methods in the same order.
+
+The upstream request opens on the first read, not before. Closing a response
+(`close()`, `with`, `async with`) closes the provider connection at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from .._exceptions import ConfigurationError, LaraFlowAIError
+from ..wire import Event, ToolCall, Usage
+from ._state import StreamState
+
+__all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
+
+
+@dataclass(slots=True)
+class Response:
+    """A complete answer."""
+
+    content: str
+    agent_role: str
+    provider: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    execution_time: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def get_content(self) -> str:
+        return self.content
+
+    def get_agent_role(self) -> str:
+        return self.agent_role
+
+    def get_execution_time(self) -> float:
+        return self.execution_time
+
+    def get_tool_calls(self) -> list[ToolCall]:
+        return self.tool_calls
+
+    def get_stats(self) -> dict[str, Any]:
+        return dict(self.stats)
+
+    def __str__(self) -> str:
+        return self.content
+
+
+def _response(state: StreamState) -> Response:
+    stats = state.stats()
+    return Response(
+        content=state.content,
+        agent_role=state.agent_role,
+        provider=state.provider,
+        model=state.model,
+        usage=state.usage,
+        finish_reason=stats["finish_reason"],
+        reasoning="".join(state.reasoning),
+        tool_calls=list(state.tool_calls),
+        execution_time=stats["execution_time"],
+        stats=stats,
+    )
+
+
+def _check_buffer_size(size: int) -> int:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ConfigurationError(
+            f"the buffer size must be a whole number of at least 1, got {size!r}"
+        )
+    return size
+
+
+class _Common:
+    """What both drivers do without I/O."""
+
+    _state: StreamState
+
+    def get_stats(self) -> dict[str, Any]:
+        return self._state.stats()
+
+    def set_buffer_size(self, size: int) -> Any:
+        """Coalesce deltas into chunks of at least `size` characters (fluent)."""
+        self._state.chunker.min_chars = _check_buffer_size(size)
+        return self
+
+    def get_buffer(self) -> str:
+        """Text that arrived from the provider but has not been handed out yet."""
+        return self._state.buffered
+
+    def clear_buffer(self) -> Any:
+        """Release the buffered text as the next chunk now, instead of waiting for
+        the buffer to fill. Nothing is dropped (fluent)."""
+        self._state.flush_buffer()
+        return self
+
+    def on_chunk(self, callback: Callable[[str, str], Any]) -> Any:
+        """Call `callback(chunk, full_content_so_far)` for every chunk (fluent)."""
+        if not callable(callback):
+            raise ConfigurationError(f"on_chunk needs a callable, got {type(callback).__name__}")
+        self._state.callbacks.append(callback)
+        return self
+
+    def is_complete(self) -> bool:
+        """True once the provider finished and every chunk was handed out."""
+        return self._state.complete
+
+    def get_execution_time(self) -> float:
+        return self._state.execution_time()
+
+    def get_content_length(self) -> int:
+        """Characters handed out so far."""
+        return self._state.length
+
+    def get_agent_role(self) -> str:
+        return self._state.agent_role
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._state.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._state.finish.reason if self._state.finish else None
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._state.reasoning)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return list(self._state.tool_calls)
+
+
+class StreamingResponse(_Common):
+    """A streaming answer, read chunk by chunk as the provider sends it."""
+
+    def __init__(
+        self, open_events: Callable[[], Iterator[Event]], state: StreamState, chunk_delay: float = 0
+    ) -> None:
+        self._open = open_events
+        self._events: Iterator[Event] | None = None
+        self._state = state
+        self._delay = chunk_delay
+        self._last_chunk_at = 0.0
+
+    def _advance(self) -> None:
+        state = self._state
+        if self._events is None:
+            state.start()
+            self._events = self._open()
+        try:
+            event = next(self._events)
+        except StopIteration:
+            state.end()
+        except LaraFlowAIError as error:
+            state.fail(error)
+        else:
+            state.apply(event)
+
+    def _ready(self) -> bool:
+        """Read until a chunk is ready (True) or the stream is over (False)."""
+        state = self._state
+        while not state.ready:
+            if state.ended:
+                state.raise_error()
+                return False
+            self._advance()
+        return True
+
+    def get_next_chunk(self) -> str | None:
+        """The next chunk of text, or None once the answer is finished."""
+        if not self._ready():
+            return None
+        if self._delay:
+            wait = self._last_chunk_at + self._delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_chunk_at = time.monotonic()
+        return self._state.take()
+
+    def has_more_chunks(self) -> bool:
+        """Whether get_next_chunk() will return text (waits for it to arrive)."""
+        return self._ready()
+
+    def get_content(self) -> str:
+        """Read the rest of the stream and return the whole answer."""
+        while self.get_next_chunk() is not None:
+            pass
+        return self._state.content
+
+    def to_response(self) -> Response:
+        self.get_content()
+        return _response(self._state)
+
+    def events(self) -> Iterator[Event]:
+        """The typed events (text, reasoning, tool calls, usage, finish) as they
+        arrive. Text still counts towards get_content() and the callbacks."""
+        state = self._state
+        if self._events is None:
+            state.start()
+            self._events = self._open()
+        while not state.ended:
+            try:
+                event = next(self._events)
+            except StopIteration:
+                state.end()
+                break
+            except LaraFlowAIError as error:
+                state.fail(error)
+                break
+            state.apply(event)
+            while state.ready:
+                state.take()
+            yield event
+        while state.ready:
+            state.take()
+        state.raise_error()
+
+    def close(self) -> None:
+        """Stop reading and close the provider connection now."""
+        events, self._events = self._events, None
+        if events is not None:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        self._state.close()
+
+    def __iter__(self) -> Iterator[str]:
+        while (chunk := self.get_next_chunk()) is not None:
+            yield chunk
+
+    def __enter__(self) -> StreamingResponse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = self._state
+        return (
+            f"<StreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
+            f"chunks={state.chunk_count} complete={state.complete}>"
+        )
+
+
+class AsyncStreamingResponse(_Common):
+    """The async twin of StreamingResponse: `await` the reading methods."""
+
+    def __init__(
+        self,
+        open_events: Callable[[], AsyncIterator[Event]],
+        state: StreamState,
+        chunk_delay: float = 0,
+    ) -> None:
+        self._open = open_events
+        self._events: AsyncIterator[Event] | None = None
+        self._state = state
+        self._delay = chunk_delay
+        self._last_chunk_at = 0.0
+
+    async def _advance(self) -> None:
+        state = self._state
+        if self._events is None:
+            state.start()
+            self._events = self._open()
+        try:
+            event = await anext(self._events)
+        except StopAsyncIteration:
+            state.end()
+        except LaraFlowAIError as error:
+            state.fail(error)
+        else:
+            state.apply(event)
+
+    async def _ready(self) -> bool:
+        state = self._state
+        while not state.ready:
+            if state.ended:
+                state.raise_error()
+                return False
+            await self._advance()
+        return True
+
+    async def get_next_chunk(self) -> str | None:
+        if not await self._ready():
+            return None
+        if self._delay:
+            wait = self._last_chunk_at + self._delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_chunk_at = time.monotonic()
+        return self._state.take()
+
+    async def has_more_chunks(self) -> bool:
+        return await self._ready()
+
+    async def get_content(self) -> str:
+        while await self.get_next_chunk() is not None:
+            pass
+        return self._state.content
+
+    async def to_response(self) -> Response:
+        await self.get_content()
+        return _response(self._state)
+
+    async def events(self) -> AsyncIterator[Event]:
+        state = self._state
+        if self._events is None:
+            state.start()
+            self._events = self._open()
+        while not state.ended:
+            try:
+                event = await anext(self._events)
+            except StopAsyncIteration:
+                state.end()
+                break
+            except LaraFlowAIError as error:
+                state.fail(error)
+                break
+            state.apply(event)
+            while state.ready:
+                state.take()
+            yield event
+        while state.ready:
+            state.take()
+        state.raise_error()
+
+    async def aclose(self) -> None:
+        events, self._events = self._events, None
+        if events is not None:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self._state.close()
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        while (chunk := await self.get_next_chunk()) is not None:
+            yield chunk
+
+    async def __aenter__(self) -> AsyncStreamingResponse:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = self._state
+        return (
+            f"<AsyncStreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
+            f"chunks={state.chunk_count} complete={state.complete}>"
+        )

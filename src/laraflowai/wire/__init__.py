@@ -1,0 +1,45 @@
+"""Wire formats, sans I/O: feed bytes as they arrive, get typed events.
+
+Nothing here does I/O or imports the rest of laraflowai, so the sync and the
+async drivers share every decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .events import (
+    Event,
+    Finished,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "Event",
+    "Finished",
+    "ReasoningDelta",
+    "StreamDecoder",
+    "StreamError",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+
+class StreamDecoder(Protocol):
+    """What every wire decoder offers to the streaming drivers."""
+
+    @property
+    def complete(self) -> bool:
+        """True once the provider has said the answer is finished."""
+        ...
+
+    def feed(self, data: bytes) -> list[Event]: ...
+
+    def finish(self) -> list[Event]: ...

@@ -1,0 +1,96 @@
+"""The typed events every provider's stream is decoded into.
+
+They are plain frozen, slotted dataclasses: cheap to build on the hot path and
+safe to hand to user code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Event",
+    "Finished",
+    "ReasoningDelta",
+    "StreamError",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning ("thinking"), never part of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call: the name arrives once, the arguments in pieces."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete tool call, its JSON arguments parsed."""
+
+    index: int
+    id: str | None
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token usage as the provider reported it; a later Usage replaces an earlier one."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_input_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The provider said the answer is complete.
+
+    `reason` is normalised to "stop", "length", "tool_calls", "content_filter"
+    or the provider's own word; `raw_reason` is what the provider sent.
+    """
+
+    reason: str | None
+    raw_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamError:
+    """An error the provider reported inside an otherwise successful stream.
+
+    `kind` is one of "rate_limit", "overloaded", "server", "invalid_request",
+    "authentication", "malformed_tool_call" or "unknown".
+    """
+
+    kind: str
+    message: str
+    status: int | None = None
+    code: str | None = None
+    body: dict[str, Any] | None = field(default=None, compare=False)
+
+
+Event = TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | Usage | Finished | StreamError

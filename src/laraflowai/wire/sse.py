@@ -1,0 +1,97 @@
+"""Server-sent events decoder, sans I/O.
+
+Follows https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+with one leniency: at EOF an event whose lines were all complete is dispatched
+even without its closing blank line (servers that end with `data: [DONE]\\n`
+exist); an unterminated last line is still discarded, as the spec says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._lines import LineDecoder
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    event: str
+    data: str
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    __slots__ = ("_lines", "_event", "_data", "_last_id", "_retry", "_started", "_head")
+
+    def __init__(self) -> None:
+        self._lines = LineDecoder()
+        self._event: str | None = None
+        self._data: list[str] = []
+        # As per the spec, the last event ID persists across events.
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._started = False
+        self._head = b""
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        if not self._started:
+            data = self._head + data
+            if len(data) < 3 and _BOM.startswith(data):
+                # Too few bytes yet to tell a byte-order mark from text.
+                self._head = data
+                return []
+            self._started = True
+            self._head = b""
+            if data.startswith(_BOM):
+                data = data[3:]
+        events: list[ServerSentEvent] = []
+        for line in self._lines.feed(data):
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def finish(self) -> list[ServerSentEvent]:
+        self._lines.finish()
+        event = self._dispatch()
+        return [] if event is None else [event]
+
+    def _line(self, line: bytes) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line[0] == 0x3A:  # ":" starts a comment (keep-alive)
+            return None
+        colon = line.find(b":")
+        if colon == -1:
+            name, value = line, b""
+        else:
+            name, value = line[:colon], line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\x00" not in value:
+                self._last_id = value.decode("utf-8", "replace") or None
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        data, event = self._data, self._event
+        self._data, self._event = [], None
+        if not data:
+            return None
+        return ServerSentEvent(
+            event or "message",
+            data[0] if len(data) == 1 else "\n".join(data),
+            self._last_id,
+            self._retry,
+        )
