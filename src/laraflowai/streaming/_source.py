@@ -81,7 +81,11 @@ def _aattempt(
 
 def _log_retry(provider: Provider, error: LaraFlowAIError, attempt: int, wait: float) -> None:
     logger.warning(
-        "%s: %s; retrying in %.2f s (retry %d)", provider.name, error.message, wait, attempt + 1
+        "%s: %s; retrying in %.2f s (retry %d)",
+        provider.name,
+        error.message.rstrip("."),
+        wait,
+        attempt + 1,
     )
 
 

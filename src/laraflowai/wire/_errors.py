@@ -42,18 +42,32 @@ _BY_STATUS = {
 
 def classify_error(status: int | None, type: str | None, code: str | None) -> str:
     """One of "rate_limit", "quota", "overloaded", "authentication",
-    "invalid_request", "server" or "unknown"."""
-    for word in (code, type):
-        if word:
-            lowered = word.lower()
-            for needle, kind in _BY_WORD:
-                if needle in lowered:
-                    return kind
-    if status is not None:
-        if status in _BY_STATUS:
-            return _BY_STATUS[status]
-        if status >= 500:
-            return "server"
-        if status >= 400:
-            return "invalid_request"
-    return "unknown"
+    "invalid_request", "server" or "unknown".
+
+    A definite status wins; the error's type and code refine the ambiguous ones
+    (a 429 that is an empty quota, a 400 that is a bad key, a 500 that says
+    "overloaded").
+    """
+    word = _by_word(code) or _by_word(type)
+    if status is None:
+        return word or "unknown"
+    if status == 429:
+        return "quota" if word == "quota" else "rate_limit"
+    if status in (401, 403):
+        return "authentication"
+    if status in (498, 503, 529):
+        return "overloaded"
+    if status >= 500:
+        return "overloaded" if word == "overloaded" else "server"
+    if word in ("authentication", "quota"):
+        return word
+    return _BY_STATUS.get(status, "invalid_request")
+
+
+def _by_word(word: str | None) -> str | None:
+    if word:
+        lowered = word.lower()
+        for needle, kind in _BY_WORD:
+            if needle in lowered:
+                return kind
+    return None
