@@ -37,7 +37,7 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[N
     """Each test starts from the documented defaults: no provider variables, no
     LARAFLOWAI_* variables, no .env file, no code overrides."""
     for name in list(os.environ):
-        if name.startswith("LARAFLOWAI_") or name.startswith("OLLAMA_"):
+        if name.startswith(("LARAFLOWAI_", "OLLAMA_")):
             monkeypatch.delenv(name)
     for prefix in PROVIDER_ENV.values():
         for suffix in ("_API_KEY", "_MODEL", "_BASE_URL"):
@@ -84,3 +84,15 @@ def make_agent(server: ProviderServer) -> Callable[..., laraflowai.Agent]:
         return laraflowai.FlowAI.agent(role, goal, provider, **kwargs)
 
     return make
+
+
+def require(module: str, why: str) -> None:
+    """Skip a test whose optional component is missing; with CI=true a missing
+    component is a failure, never a skip."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        message = f"{module} is not installed ({why}); run `bash scripts/test` to install it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)

@@ -97,8 +97,7 @@ class Agent:
         """Stream the answer to `task`; the request opens on the first read."""
         _, request, state = self._prepare(task, options)
         settings, provider = self.settings, self.provider
-        if hasattr(provider, "build_request"):
-            provider.build_request(request)  # refuse bad options now, not on first read
+        provider.check(request)  # refuse bad options now, not on the first read
         return StreamingResponse(
             lambda: iter_events(provider, request, settings, state.counters),
             state,
@@ -109,8 +108,7 @@ class Agent:
         """The async twin of stream()."""
         _, request, state = self._prepare(task, options)
         settings, provider = self.settings, self.provider
-        if hasattr(provider, "build_request"):
-            provider.build_request(request)
+        provider.check(request)
         return AsyncStreamingResponse(
             lambda: aiter_events(provider, request, settings, state.counters),
             state,

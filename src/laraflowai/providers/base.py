@@ -54,6 +54,9 @@ class Provider(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r}>"
 
+    def check(self, request: ChatRequest) -> None:  # noqa: B027 (optional hook)
+        """Raise ConfigurationError if `request` cannot be sent (bad options)."""
+
 
 class HTTPProvider(Provider):
     """A provider reached over HTTP. Subclasses say where and how to ask."""
@@ -90,6 +93,9 @@ class HTTPProvider(Provider):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r} base_url={self.base_url!r}>"
+
+    def check(self, request: ChatRequest) -> None:
+        self.build_request(request)
 
     @abstractmethod
     def build_request(self, request: ChatRequest) -> HTTPRequest: ...

@@ -9,6 +9,7 @@ naive, but real tokens streamed as they are generated.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
@@ -46,6 +47,15 @@ def bundled_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _threads() -> int:
+    raw = os.environ.get("LARAFLOWAI_LOCAL_THREADS", "").strip() or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(
+            f"LARAFLOWAI_LOCAL_THREADS must be a whole number of at least 1, got {raw!r}"
+        )
+    return int(raw)
+
+
 class _ModelPool:
     """Loaded models by path. One model runs one generation at a time, so
     concurrent streams each borrow their own instance (about 210 MiB each)."""
@@ -65,7 +75,7 @@ class _ModelPool:
             raise ConfigurationError(
                 f"the embedded offline model needs llama-cpp-python: {_INSTALL_HINT}"
             ) from None
-        threads = int(os.environ.get("LARAFLOWAI_LOCAL_THREADS", "1") or 1)
+        threads = _threads()
         # One thread each on a small machine: more batch threads made the first
         # token up to 20x slower on 2 cores.
         return Llama(
@@ -80,8 +90,18 @@ class _ModelPool:
         with self._lock:
             self._idle.setdefault(path, []).append(model)
 
+    def close(self) -> None:
+        # Free the models while the interpreter still works: llama-cpp's own
+        # finaliser fails noisily once module globals are torn down at exit.
+        with self._lock:
+            models = [model for idle in self._idle.values() for model in idle]
+            self._idle.clear()
+        for model in models:
+            model.close()
+
 
 _pool = _ModelPool()
+atexit.register(_pool.close)
 
 
 class LocalProvider(InProcessProvider):
@@ -112,6 +132,9 @@ class LocalProvider(InProcessProvider):
                 "such as OPENAI_API_KEY"
             )
         return bundled
+
+    def check(self, request: ChatRequest) -> None:
+        self._arguments(request)
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
         unknown = sorted(set(request.options) - set(_GENERATION_OPTIONS) - {"include_usage"})

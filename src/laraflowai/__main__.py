@@ -1,0 +1,7 @@
+"""`python -m laraflowai` is the `laraflowai` command."""
+
+import sys
+
+from .cli.main import main
+
+sys.exit(main())
