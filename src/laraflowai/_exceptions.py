@@ -8,6 +8,7 @@
     │   │   └── QuotaExceededError  out of credits or quota: retrying will not help
     │   ├── ProviderOverloadedError 503, 529, "overloaded" in the stream
     │   ├── InvalidRequestError     the request itself is wrong (400, 404, 422)
+    │   ├── ContentBlockedError     a safety filter withheld the prompt or the answer
     │   └── ProviderConnectionError the provider could not be reached
     ├── StreamInterruptedError      the connection ended before the provider said it was done
     └── StreamTimeoutError          a time limit was hit; `limit` says which
@@ -25,6 +26,7 @@ from ._secrets import redact, redact_value
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ContentBlockedError",
     "InvalidRequestError",
     "LaraFlowAIError",
     "ProviderConnectionError",
@@ -111,6 +113,10 @@ class ProviderOverloadedError(ProviderError):
 
 
 class InvalidRequestError(ProviderError):
+    retryable_by_default = False
+
+
+class ContentBlockedError(ProviderError):
     retryable_by_default = False
 
 

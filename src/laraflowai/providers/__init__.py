@@ -13,7 +13,10 @@ from typing import Any
 
 from .._config import Settings
 from .._exceptions import ConfigurationError
+from .anthropic import AnthropicProvider
 from .base import ChatRequest, HTTPProvider, HTTPRequest, InProcessProvider, Provider
+from .gemini import GeminiProvider
+from .ollama import OllamaProvider
 from .openai_compat import (
     DeepSeekProvider,
     GrokProvider,
@@ -47,6 +50,9 @@ def _local(**kwargs: Any) -> Provider:
 _lock = threading.Lock()
 _registry: dict[str, ProviderFactory] = {
     "openai": OpenAIProvider,
+    "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
+    "ollama": OllamaProvider,
     "grok": GrokProvider,
     "deepseek": DeepSeekProvider,
     "groq": GroqProvider,

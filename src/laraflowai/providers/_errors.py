@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     AuthenticationError,
+    ContentBlockedError,
     InvalidRequestError,
     ProviderError,
     ProviderOverloadedError,
@@ -30,6 +31,7 @@ _CLASSES: dict[str, type[ProviderError]] = {
     "quota": QuotaExceededError,
     "overloaded": ProviderOverloadedError,
     "invalid_request": InvalidRequestError,
+    "blocked": ContentBlockedError,
 }
 
 
@@ -42,6 +44,9 @@ def error_from_reply(
         message = body[:300].decode("utf-8", "replace").strip() or "no error details"
     kind = classify_error(status, type_, code)
     request_id = headers.get("x-request-id") or headers.get("request-id")
+    retry_after = parse_retry_after(headers)
+    if retry_after is None:
+        retry_after = _retry_delay(decoded)
     return error_from_report(
         provider,
         kind,
@@ -49,7 +54,7 @@ def error_from_reply(
         status=status,
         request_id=request_id,
         body=decoded if decoded is not None else body[:2000].decode("utf-8", "replace"),
-        retry_after=parse_retry_after(headers),
+        retry_after=retry_after,
     )
 
 
@@ -81,6 +86,8 @@ def error_from_report(
         text = f"{label} rate limit reached{where}: {message}. Slow down or {wait}."
     elif kind == "overloaded":
         text = f"{label} is overloaded{where}: {message}. Try again shortly."
+    elif kind == "blocked":
+        text = f"{label} withheld the answer{where}: {message}. Rephrase the request."
     elif kind == "invalid_request":
         text = (
             f"{label} refused the request{where}: {message}. "
@@ -151,8 +158,30 @@ def _fields(decoded: Any) -> tuple[str | None, str | None, str | None]:
     message = error.get("message")
     type_ = error.get("type") or error.get("status")
     code = error.get("code")
+    if code is None or isinstance(code, int):
+        code = _detail(error, "reason")  # Gemini: API_KEY_INVALID and friends
     return (
         str(message) if message else None,
         str(type_) if type_ else None,
-        str(code) if code is not None and not isinstance(code, int) else None,
+        str(code) if code is not None else None,
     )
+
+
+def _detail(error: dict[str, Any], key: str) -> Any:
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and detail.get(key):
+            return detail[key]
+    return None
+
+
+def _retry_delay(decoded: Any) -> float | None:
+    """Gemini's `RetryInfo.retryDelay` ("7s", "0.5s") in an error body."""
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("error"), dict):
+        return None
+    delay = _detail(decoded["error"], "retryDelay")
+    if isinstance(delay, str) and delay.endswith("s"):
+        try:
+            return max(0.0, float(delay[:-1]))
+        except ValueError:
+            return None
+    return None

@@ -82,8 +82,10 @@ class Finished:
 class StreamError:
     """An error the provider reported inside an otherwise successful stream.
 
-    `kind` is one of "rate_limit", "overloaded", "server", "invalid_request",
-    "authentication", "malformed_tool_call" or "unknown".
+    `kind` is one of "rate_limit", "quota", "overloaded", "server",
+    "invalid_request", "authentication", "blocked" (content withheld by a safety
+    filter), "protocol" (a malformed stream), "malformed_tool_call" (reported,
+    the answer goes on) or "unknown".
     """
 
     kind: str
