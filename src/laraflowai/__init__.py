@@ -11,6 +11,7 @@ from ._config import Settings
 from ._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    ContentBlockedError,
     InvalidRequestError,
     LaraFlowAIError,
     ProviderConnectionError,
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncStreamingResponse",
     "AuthenticationError",
     "ConfigurationError",
+    "ContentBlockedError",
     "Event",
     "Finished",
     "FlowAI",

@@ -36,6 +36,7 @@ __all__ = [
     "default_provider_name",
     "provider_names",
     "register_provider",
+    "unregister_provider",
 ]
 
 ProviderFactory = Callable[..., Provider]
