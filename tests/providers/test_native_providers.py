@@ -260,3 +260,45 @@ def test_ollama_error_body_and_error_line(server: ProviderServer, env: None) -> 
     with pytest.raises(ProviderError, match="unexpectedly stopped") as caught:
         FlowAI.agent("A", "B", "ollama").stream("x").get_content()
     assert caught.value.partial_content == ANSWER
+
+
+NATIVE = [
+    ("anthropic", "anthropic/thinking_text_tool.sse"),
+    ("gemini", "gemini/thought_and_text.sse"),
+    ("ollama", "ollama/thinking_text_tool.ndjson"),
+]
+
+
+@pytest.mark.parametrize(("provider", "name"), NATIVE, ids=[p for p, _ in NATIVE])
+def test_drop_midway_raises_interrupted_with_the_text_so_far(
+    server: ProviderServer, env: None, provider: str, name: str
+) -> None:
+    from laraflowai import StreamInterruptedError
+    from tests.servers import Drop
+
+    data = fixture(name)
+    cut = data.index("\u041f\u0440\u0438".encode()) + 3  # inside a Cyrillic letter
+    server.enqueue(Reply(steps=[Write(data[:cut]), Sleep(0.05), Drop()]))
+    response = FlowAI.agent("A", "B", provider).stream("x").set_buffer_size(1)
+    with pytest.raises(StreamInterruptedError) as caught:
+        list(response)
+    assert caught.value.partial_content == "Ol"
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize(("provider", "name"), NATIVE, ids=[p for p, _ in NATIVE])
+def test_stall_raises_idle_timeout_with_the_text_so_far(
+    server: ProviderServer, env: None, provider: str, name: str
+) -> None:
+    from laraflowai import StreamTimeoutError
+    from tests.servers import Hang
+
+    FlowAI.configure(idle_timeout=0.3)
+    data = fixture(name)
+    cut = data.index("\u041f\u0440\u0438".encode())
+    server.enqueue(Reply(steps=[Write(data[:cut]), Hang()]))
+    with pytest.raises(StreamTimeoutError) as caught:
+        FlowAI.agent("A", "B", provider).stream("x").get_content()
+    assert caught.value.limit == "idle"
+    assert caught.value.partial_content == "Ol"
+    assert server.wait_for_disconnect(0, timeout=2)
