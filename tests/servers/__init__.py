@@ -1,5 +1,28 @@
 """Local imitations of LLM provider servers for tests and benchmarks."""
 
+from .anthropic_wire import (
+    ANTHROPIC_PING,
+    ANTHROPIC_SIGNATURE,
+    anthropic_error_event,
+    anthropic_error_reply,
+    anthropic_event,
+    anthropic_events,
+)
+from .gemini_wire import (
+    GEMINI_HARM_CATEGORIES,
+    gemini_dumps,
+    gemini_error_reply,
+    gemini_event,
+    gemini_events,
+    gemini_in_stream_error,
+)
+from .ollama_wire import (
+    ndjson_reply,
+    ollama_error_line,
+    ollama_error_reply,
+    ollama_line,
+    ollama_lines,
+)
 from .openai_wire import (
     CREATED,
     Style,
@@ -30,10 +53,13 @@ from .provider_server import (
 )
 
 __all__ = [
+    "ANTHROPIC_PING",
+    "ANTHROPIC_SIGNATURE",
     "CREATED",
     "Drop",
     "Exchange",
     "Framing",
+    "GEMINI_HARM_CATEGORIES",
     "Handler",
     "Hang",
     "ProviderServer",
@@ -43,12 +69,26 @@ __all__ = [
     "Step",
     "Style",
     "Write",
+    "anthropic_error_event",
+    "anthropic_error_reply",
+    "anthropic_event",
+    "anthropic_events",
     "dumps",
     "error_body",
     "error_reply",
     "every_byte",
+    "gemini_dumps",
+    "gemini_error_reply",
+    "gemini_event",
+    "gemini_events",
+    "gemini_in_stream_error",
     "in_stream_error",
     "json_reply",
+    "ndjson_reply",
+    "ollama_error_line",
+    "ollama_error_reply",
+    "ollama_line",
+    "ollama_lines",
     "openai_chunks",
     "split_bytes",
     "sse_comment",
