@@ -302,3 +302,32 @@ def test_stall_raises_idle_timeout_with_the_text_so_far(
     assert caught.value.limit == "idle"
     assert caught.value.partial_content == "Ol"
     assert server.wait_for_disconnect(0, timeout=2)
+
+
+PIECES = [
+    "\u041a\u0438\u0457\u0432 ",
+    "\u2014 ",
+    "\u0441\u0442\u043e\u043b\u0438\u0446\u044f ",
+    "\U0001f1fa\U0001f1e6\U0001f44d\U0001f3ff",
+]
+
+
+def _builder_reply(provider: str) -> Reply:
+    from tests.servers import anthropic_events, gemini_events, ndjson_reply, ollama_lines
+
+    if provider == "anthropic":
+        return stream_reply(anthropic_events(PIECES, pad=True), split=3)
+    if provider == "gemini":
+        return stream_reply(gemini_events(PIECES), split=5)
+    return ndjson_reply(ollama_lines(PIECES), split=4)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "ollama"])
+def test_builder_streams_split_every_few_bytes_arrive_exactly(
+    server: ProviderServer, env: None, provider: str
+) -> None:
+    server.enqueue(_builder_reply(provider))
+    response = FlowAI.agent("A", "B", provider).stream("x").set_buffer_size(1)
+    assert list(response) == PIECES
+    assert response.finish_reason == "stop"
+    assert response.usage is not None and response.usage.input_tokens
