@@ -1,0 +1,1 @@
+"""The laraflowai benchmark: our streaming path against a raw client and peers."""

@@ -1,0 +1,153 @@
+"""`bench/run [--quick] [--json PATH]`: our streaming path against a raw client
+and the peers, interleaved (A B C A B C ...) so machine drift cancels, each
+client in its own process.
+
+Results are ratios to the raw baseline of the same run (httpx + httpx-sse +
+json.loads per event), never absolute pass/fail figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .server import start_server
+
+ROOT = Path(__file__).resolve().parent.parent
+STREAM_CLIENTS = [
+    "raw_sync", "raw_async", "agent_stream", "agent_astream", "crew_stream",
+    "openai", "anthropic", "litellm",
+]  # fmt: skip
+PEERS = ["openai", "anthropic", "litellm"]
+
+
+def _client(name: str, url: str, repeat: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.clients", name, "--url", url, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"error": tail[0]}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [row[key] for row in rows if key in row]
+    return statistics.median(values) if values else None
+
+
+def _ratio(ours: float | None, base: float | None) -> float | None:
+    return None if ours is None or not base else ours / base
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    chunks, rounds, repeat, ttfc_streams = (2000, 1, 1, 10) if args.quick else (20000, 5, 3, 200)
+    server = start_server()
+    started = time.time()
+    try:
+        stream_url = f"{server.url}/n/{chunks}"
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_CLIENTS}
+        for _ in range(rounds):
+            for name in STREAM_CLIENTS:
+                rows[name].append(_client(name, stream_url, repeat))
+        short_url = f"{server.url}/n/5"
+        ttfc: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(2 if not args.quick else 1):
+            for name in ("raw_sync", "agent_stream", "raw_async", "agent_astream"):
+                ttfc.setdefault(name, []).append(_client(name, short_url, ttfc_streams))
+    finally:
+        server.stop()
+
+    cpu = {name: _median(rows[name], "cpu_us_per_chunk") for name in STREAM_CLIENTS}
+    wall = {name: _median(rows[name], "wall_us_per_chunk") for name in STREAM_CLIENTS}
+    first = {name: _median(ttfc[name], "ttfc_ms") for name in ttfc}
+    results: dict[str, Any] = {
+        "chunks": chunks,
+        "rounds": rounds,
+        "raw_sync_cpu_us_per_chunk": cpu["raw_sync"],
+        "raw_async_cpu_us_per_chunk": cpu["raw_async"],
+        "agent_stream_cpu_ratio": _ratio(cpu["agent_stream"], cpu["raw_sync"]),
+        "agent_astream_cpu_ratio": _ratio(cpu["agent_astream"], cpu["raw_async"]),
+        "crew_stream_cpu_ratio": _ratio(cpu["crew_stream"], cpu["raw_sync"]),
+        "ttfc_added_ms": (
+            None
+            if first.get("agent_stream") is None or first.get("raw_sync") is None
+            else first["agent_stream"] - first["raw_sync"]
+        ),
+        "ttfc_added_async_ms": (
+            None
+            if first.get("agent_astream") is None or first.get("raw_async") is None
+            else first["agent_astream"] - first["raw_async"]
+        ),
+        "server_ceiling_chunks_per_s": None,
+        "sse_strict_clients": None,
+        "sse_cpu_us_per_event": None,
+        "sse_kib_per_stream": None,
+        "cache_replay_us_per_chunk": None,
+        "per_client": {
+            name: {"cpu_us_per_chunk": cpu[name], "wall_us_per_chunk": wall[name]}
+            for name in STREAM_CLIENTS
+        },
+        "unavailable": {
+            name: rows[name][0].get("unavailable") or rows[name][0].get("error")
+            for name in STREAM_CLIENTS
+            if cpu[name] is None
+        },
+        "seconds": None,
+    }
+    for peer in PEERS:
+        results[f"{peer}_cpu_ratio"] = _ratio(cpu[peer], cpu["raw_sync"])
+    # The server is never the bottleneck if it can feed chunks faster than the
+    # fastest client consumes them: the fastest client's wall time per chunk
+    # bounds it from below.
+    fastest = min((value for value in wall.values() if value), default=None)
+    results["server_ceiling_chunks_per_s"] = None if not fastest else 1e6 / fastest
+    results["seconds"] = round(time.time() - started, 1)
+    _print_table(results, cpu, wall)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def _print_table(results: dict[str, Any], cpu: dict[str, Any], wall: dict[str, Any]) -> None:
+    base = cpu["raw_sync"]
+    print(f"{results['chunks']} chunks per stream, {results['rounds']} interleaved rounds")
+    print(f"{'client':<16} {'cpu µs/chunk':>13} {'wall µs/chunk':>14} {'cpu ratio':>10}")
+    for name in STREAM_CLIENTS:
+        if cpu[name] is None:
+            print(f"{name:<16} {'-':>13} {'-':>14} {'-':>10}  ({results['unavailable'][name]})")
+            continue
+        baseline = cpu["raw_async"] if name == "agent_astream" else base
+        ratio = cpu[name] / baseline if baseline else float("nan")
+        print(f"{name:<16} {cpu[name]:>13.2f} {wall[name]:>14.2f} {ratio:>9.2f}x")
+    print(f"time to first chunk added (sync):  {_fmt(results['ttfc_added_ms'])} ms")
+    print(f"time to first chunk added (async): {_fmt(results['ttfc_added_async_ms'])} ms")
+    print(f"server ceiling: >= {_fmt(results['server_ceiling_chunks_per_s'], 0)} chunks/s")
+    for key in ("sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
+                "cache_replay_us_per_chunk"):  # fmt: skip
+        print(f"{key}: {_fmt(results[key])}")
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

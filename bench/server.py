@@ -1,0 +1,47 @@
+"""The bench's provider server: the tests' ProviderServer, answering
+`/n/<count>/v1/chat/completions` (OpenAI format) and `/n/<count>/v1/messages`
+(Anthropic format) with a stream of `<count>` text deltas, pre-built once and
+written in 16 KiB pieces as a real socket would deliver them."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from tests.servers import (
+    ProviderServer,
+    RecordedRequest,
+    Reply,
+    Write,
+    anthropic_events,
+    openai_chunks,
+)
+
+_PATH = re.compile(r"^/n/(\d+)/v1/(chat/completions|messages)$")
+_PIECE = 16 * 1024
+
+
+@functools.lru_cache(maxsize=16)
+def _body(count: int, kind: str) -> tuple[bytes, ...]:
+    deltas = [f"tok{index} " for index in range(count)]
+    usage = {"prompt_tokens": 5, "completion_tokens": count, "total_tokens": count + 5}
+    if kind == "messages":
+        events = anthropic_events(deltas, output_tokens=count)
+    else:
+        events = openai_chunks(deltas, usage=usage)
+    data = b"".join(events)
+    return tuple(data[start : start + _PIECE] for start in range(0, len(data), _PIECE))
+
+
+def _reply(request: RecordedRequest) -> Reply:
+    match = _PATH.match(request.path)
+    if match is None:
+        return Reply(status=404, steps=[Write(b'{"error": {"message": "unknown bench path"}}')])
+    pieces = _body(int(match.group(1)), match.group(2).split("/")[-1])
+    return Reply(steps=[Write(piece) for piece in pieces])
+
+
+def start_server() -> ProviderServer:
+    server = ProviderServer().start()
+    server.set_handler(_reply)
+    return server
