@@ -5,14 +5,21 @@ from __future__ import annotations
 import pytest
 
 from laraflowai.wire._lines import LineDecoder
-from laraflowai.wire.sse import ServerSentEvent, SSEDecoder
+from laraflowai.wire.sse import ServerSentEvent as _Event
+from laraflowai.wire.sse import SSEDecoder
 
 
-def feed_split(decoder: SSEDecoder, data: bytes, cut: int) -> list[ServerSentEvent]:
+def ServerSentEvent(
+    event: str, data: str, id: str | None = None, retry: int | None = None
+) -> _Event:
+    return _Event(event, data.encode(), id, retry)
+
+
+def feed_split(decoder: SSEDecoder, data: bytes, cut: int) -> list[_Event]:
     return decoder.feed(data[:cut]) + decoder.feed(data[cut:]) + decoder.finish()
 
 
-def feed_bytewise(decoder: SSEDecoder, data: bytes) -> list[ServerSentEvent]:
+def feed_bytewise(decoder: SSEDecoder, data: bytes) -> list[_Event]:
     events = []
     for index in range(len(data)):
         events += decoder.feed(data[index : index + 1])
@@ -81,7 +88,8 @@ def test_sse_leading_bom_is_dropped_even_when_split() -> None:
 
 
 def test_sse_invalid_utf8_becomes_replacement_character() -> None:
-    assert SSEDecoder().feed(b"data: a\xffb\n\n") == [ServerSentEvent("message", "a\ufffdb")]
+    (event,) = SSEDecoder().feed(b"data: a\xffb\n\n")
+    assert event.data == "a\ufffdb"
 
 
 def test_sse_unterminated_last_line_is_discarded_but_complete_lines_are_kept() -> None:

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from ._errors import classify_error
+from ._json import loads
 from .events import Event, Finished, ReasoningDelta, StreamError, TextDelta, ToolCallDelta, Usage
 from .openai import assemble_tool_call
 from .sse import SSEDecoder
@@ -61,20 +62,20 @@ class AnthropicMessagesDecoder:
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
         for sse in self._sse.feed(data):
-            self._event(sse.event, sse.data, out)
+            self._event(sse.event, sse.raw, out)
         return out
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
         for sse in self._sse.finish():
-            self._event(sse.event, sse.data, out)
+            self._event(sse.event, sse.raw, out)
         return out
 
-    def _event(self, name: str, data: str, out: list[Event]) -> None:
+    def _event(self, name: str, data: bytes, out: list[Event]) -> None:
         if self._done or name == "ping":
             return
         try:
-            payload = json.loads(data)
+            payload = loads(data)
         except ValueError:
             out.append(StreamError("protocol", f"Anthropic sent a malformed event: {data[:200]!r}"))
             return

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ._json import loads
 from ._lines import LineDecoder
 
 __all__ = ["NDJSONDecoder"]
@@ -30,6 +30,6 @@ class NDJSONDecoder:
 
 def _decode(line: bytes) -> Any:
     try:
-        return json.loads(line)
+        return loads(line)
     except ValueError as exc:
         return ValueError(f"{exc}: {line[:200]!r}")

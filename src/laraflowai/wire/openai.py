@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from ._errors import classify_error
+from ._json import loads
 from .events import (
     Event,
     Finished,
@@ -66,26 +67,26 @@ class OpenAIChatDecoder:
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
         for sse in self._sse.feed(data):
-            self._event(sse.data, out)
+            self._event(sse.raw, out)
         return out
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
         for sse in self._sse.finish():
-            self._event(sse.data, out)
+            self._event(sse.raw, out)
         if self._finish_reason is not None and not self._finished_sent:
             self._emit_finished(out)
         return out
 
-    def _event(self, data: str, out: list[Event]) -> None:
+    def _event(self, data: bytes, out: list[Event]) -> None:
         if self._done:
             return
-        if data == "[DONE]":
+        if data == b"[DONE]":
             self._done = True
             self._emit_finished(out)
             return
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             out.append(
                 StreamError("protocol", f"the provider sent a malformed event: {data[:200]!r}")

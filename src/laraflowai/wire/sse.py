@@ -8,8 +8,6 @@ exist); an unterminated last line is still discarded, as the spec says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ._lines import LineDecoder
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
@@ -17,12 +15,36 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True, slots=True)
 class ServerSentEvent:
-    event: str
-    data: str
-    id: str | None = None
-    retry: int | None = None
+    """One dispatched event. `raw` is its data as bytes (what JSON parsers want);
+    `data` is the same decoded as text, invalid UTF-8 replaced."""
+
+    __slots__ = ("event", "raw", "id", "retry")
+
+    def __init__(
+        self, event: str, raw: bytes, id: str | None = None, retry: int | None = None
+    ) -> None:
+        self.event = event
+        self.raw = raw
+        self.id = id
+        self.retry = retry
+
+    @property
+    def data(self) -> str:
+        return self.raw.decode("utf-8", "replace")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.event, self.raw, self.id, self.retry) == (
+            other.event,
+            other.raw,
+            other.id,
+            other.retry,
+        )
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
 
 
 class SSEDecoder:
@@ -31,7 +53,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._lines = LineDecoder()
         self._event: str | None = None
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         # As per the spec, the last event ID persists across events.
         self._last_id: str | None = None
         self._retry: int | None = None
@@ -51,7 +73,11 @@ class SSEDecoder:
                 data = data[3:]
         events: list[ServerSentEvent] = []
         for line in self._lines.feed(data):
-            event = self._line(line)
+            # Fast path for the line nearly every event is made of.
+            if line[:6] == b"data: ":
+                self._data.append(line[6:])
+                continue
+            event = self._dispatch() if not line else self._line(line)
             if event is not None:
                 events.append(event)
         return events
@@ -74,7 +100,7 @@ class SSEDecoder:
             if value[:1] == b" ":
                 value = value[1:]
         if name == b"data":
-            self._data.append(value.decode("utf-8", "replace"))
+            self._data.append(value)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":
@@ -91,7 +117,7 @@ class SSEDecoder:
             return None
         return ServerSentEvent(
             event or "message",
-            data[0] if len(data) == 1 else "\n".join(data),
+            data[0] if len(data) == 1 else b"\n".join(data),
             self._last_id,
             self._retry,
         )
