@@ -11,6 +11,7 @@ import pytest
 
 import laraflowai
 from laraflowai._config import PROVIDER_ENV, reset_settings
+from laraflowai.cache import close_stores
 from laraflowai.streaming._http import aclose_clients, close_clients
 from tests.servers import ProviderServer
 
@@ -35,18 +36,23 @@ socket.getaddrinfo = _loopback_only
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     """Each test starts from the documented defaults: no provider variables, no
-    LARAFLOWAI_* variables, no .env file, no code overrides."""
+    LARAFLOWAI_* variables, no .env file, no code overrides; and an empty stream
+    cache of its own (caching stays on, as by default), also for the processes
+    it starts."""
     for name in list(os.environ):
         if name.startswith(("LARAFLOWAI_", "OLLAMA_")):
             monkeypatch.delenv(name)
     for prefix in PROVIDER_ENV.values():
         for suffix in ("_API_KEY", "_MODEL", "_BASE_URL"):
             monkeypatch.delenv(prefix + suffix, raising=False)
+    # The default sqlite store lives in the user's cache directory: a fresh one per test.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     monkeypatch.chdir(tmp_path)
     reset_settings()
     yield
     reset_settings()
     close_clients()
+    close_stores()
 
 
 @pytest.fixture

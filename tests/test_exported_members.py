@@ -8,7 +8,17 @@ import laraflowai
 def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert laraflowai.__all__ == sorted(laraflowai.__all__)
     public = {name for name in dir(laraflowai) if not name.startswith("_")}
-    subpackages = {"cli", "crew", "providers", "shaping", "streaming", "wire"}
+    subpackages = {
+        "broadcast",
+        "cache",
+        "cli",
+        "crew",
+        "providers",
+        "shaping",
+        "streaming",
+        "web",
+        "wire",
+    }
     assert public - subpackages == set(laraflowai.__all__)
 
 

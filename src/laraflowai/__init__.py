@@ -23,7 +23,7 @@ from ._exceptions import (
     StreamTimeoutError,
 )
 from ._facade import FlowAI
-from .crew import Agent, Task
+from .crew import Agent, Crew, CrewEvent, CrewResult, Task, TaskResult
 from .streaming import AsyncStreamingResponse, Response, StreamingResponse
 from .wire import (
     Event,
@@ -44,6 +44,9 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ContentBlockedError",
+    "Crew",
+    "CrewEvent",
+    "CrewResult",
     "Event",
     "Finished",
     "FlowAI",
@@ -62,6 +65,7 @@ __all__ = [
     "StreamTimeoutError",
     "StreamingResponse",
     "Task",
+    "TaskResult",
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",

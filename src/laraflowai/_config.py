@@ -19,7 +19,14 @@ from typing import Any
 from ._exceptions import ConfigurationError
 from ._secrets import remember
 
-__all__ = ["ProviderSettings", "Settings", "configure", "get_settings", "reset_settings"]
+__all__ = [
+    "ProviderSettings",
+    "Settings",
+    "configure",
+    "get_settings",
+    "hide_password",
+    "reset_settings",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -103,6 +110,12 @@ _VARS = (
         "seconds of silence allowed between two pieces of a stream",
     ),
     _Var(
+        "first_chunk_timeout",
+        "LARAFLOWAI_STREAMING_FIRST_CHUNK_TIMEOUT",
+        _number(float, 0, inclusive=False),
+        "seconds to wait for the first piece of the answer",
+    ),
+    _Var(
         "connect_timeout",
         "LARAFLOWAI_CONNECT_TIMEOUT",
         _number(float, 0, inclusive=False),
@@ -113,6 +126,12 @@ _VARS = (
         "LARAFLOWAI_STREAMING_CHUNK_DELAY",
         _number(int, 0),
         "milliseconds to pause between chunks",
+    ),
+    _Var(
+        "flush_interval",
+        "LARAFLOWAI_STREAMING_FLUSH_INTERVAL",
+        _number(int, 0),
+        "milliseconds a partly filled buffer may wait before it goes out (0: until full)",
     ),
     _Var(
         "max_retries",
@@ -130,7 +149,25 @@ _VARS = (
         "cache_ttl",
         "LARAFLOWAI_STREAMING_CACHE_TTL",
         _number(int, 0),
-        "seconds a cached stream is kept",
+        "seconds a cached stream is kept (0: store nothing)",
+    ),
+    _Var(
+        "cache_store",
+        "LARAFLOWAI_CACHE_STORE",
+        _choice("sqlite", "memory", "redis"),
+        "where cached streams live: sqlite (embedded file), memory, redis",
+    ),
+    _Var(
+        "cache_path",
+        "LARAFLOWAI_CACHE_PATH",
+        _text,
+        "the sqlite cache file (default: in the user's cache directory)",
+    ),
+    _Var(
+        "redis_url",
+        "LARAFLOWAI_REDIS_URL",
+        _text,
+        "the Redis server of the redis cache store",
     ),
     _Var(
         "websocket_enabled",
@@ -205,11 +242,16 @@ class Settings:
     max_chunk_size: int = 1000
     timeout: float = 300.0
     idle_timeout: float = 120.0
+    first_chunk_timeout: float = 120.0
     connect_timeout: float = 10.0
     chunk_delay: int = 0
+    flush_interval: int = 50
     max_retries: int = 2
     cache_enabled: bool = True
     cache_ttl: int = 3600
+    cache_store: str = "sqlite"
+    cache_path: str | None = None
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
     websocket_enabled: bool = False
     websocket_driver: str = "pusher"
     websocket_channel_prefix: str | None = "laraflowai"
@@ -274,8 +316,19 @@ class Settings:
                 if isinstance(value, bool)
                 else str(value)
             )
+            if var.field == "redis_url" and value:
+                shown = hide_password(value)
             rows.append((var.env, shown, var.help))
         return rows
+
+
+def hide_password(url: str) -> str:
+    """`url` with the password of its user info replaced by `****`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
 
 
 def _check(var: _Var, value: Any) -> Any:

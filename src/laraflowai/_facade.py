@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._config import Settings, configure, get_settings
 from .crew.agent import Agent
+from .crew.crew import Crew, ExecutionMode
 from .crew.task import Task
 from .providers import ProviderFactory, register_provider
 
@@ -14,7 +15,7 @@ __all__ = ["FlowAI"]
 
 
 class FlowAI:
-    """Build agents and tasks: `FlowAI.agent("Writer", "Write content", "openai")`."""
+    """Build agents, tasks and crews: `FlowAI.agent("Writer", "Write content", "openai")`."""
 
     @staticmethod
     def agent(
@@ -35,6 +36,23 @@ class FlowAI:
         context: str | Sequence[str] | None = None,
     ) -> Task:
         return Task(description, agent=agent, context=context)
+
+    @staticmethod
+    def crew(
+        agents: Iterable[Agent] = (),
+        tasks: Iterable[Task | str] = (),
+        *,
+        execution_mode: ExecutionMode = "sequential",
+        max_parallel_tasks: int | None = None,
+    ) -> Crew:
+        """A crew: `FlowAI.crew().add_agent(writer).add_agent(editor).add_tasks([...])`.
+        `execution_mode="parallel"` runs up to `max_parallel_tasks` tasks at once."""
+        return Crew(
+            agents,
+            tasks,
+            execution_mode=execution_mode,
+            max_parallel_tasks=max_parallel_tasks,
+        )
 
     @staticmethod
     def configure(**settings: Any) -> Settings:

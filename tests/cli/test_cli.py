@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,7 +137,7 @@ def test_config_shows_effective_settings_with_secrets_hidden(
     )
     result = run(["config"], env, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "LARAFLOWAI_STREAMING_BUFFER_SIZE     42" in result.stdout
+    assert re.search(r"LARAFLOWAI_STREAMING_BUFFER_SIZE +42 ", result.stdout)
     assert "OPENAI_API_KEY=(set, hidden)" in result.stdout
     assert "GROQ_API_KEY=(set, hidden)" in result.stdout
     assert "ANTHROPIC_API_KEY=(not set)" in result.stdout

@@ -1,4 +1,5 @@
-"""`laraflowai chat "..."` streams an answer; `laraflowai config` shows the settings."""
+"""`laraflowai chat "..."` streams an answer; `laraflowai crew FILE` runs a crew;
+`laraflowai serve` serves the chat page; `laraflowai config` shows the settings."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from .._exceptions import LaraFlowAIError
 from .._secrets import mask, redact
 from ..crew.agent import Agent
 from ..providers import default_provider_name, provider_names
+from .cache import add_cache_command, run_cache
+from .crew import add_crew_command, run_crew
 from .render import print_stats, print_stream
+from .serve import add_serve_command, run_serve
 
 __all__ = ["main"]
 
@@ -58,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=_temperature, help="sampling temperature")
     chat.add_argument("--reasoning", action="store_true", help="show the model's reasoning")
     chat.add_argument("--stats", action="store_true", help="print timing and token usage")
+
+    add_crew_command(commands)
+    add_serve_command(commands)
+    add_cache_command(commands)
 
     config = commands.add_parser("config", help="print the effective settings, secrets hidden")
     config.add_argument("--json", action="store_true", help="print JSON")
@@ -132,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return _chat(args)
+        if args.command == "crew":
+            return run_crew(args)
+        if args.command == "serve":
+            return run_serve(args)
+        if args.command == "cache":
+            return run_cache(args)
         return _config(args)
     except LaraFlowAIError as error:
         sys.stdout.flush()

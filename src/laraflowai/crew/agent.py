@@ -9,7 +9,7 @@ from .._exceptions import ConfigurationError
 from .._types import Message
 from ..providers import create_provider
 from ..providers.base import ChatRequest
-from ..streaming._source import aiter_events, iter_events
+from ..streaming._cached import open_async_reader, open_reader
 from ..streaming._state import StreamState
 from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
 from .task import Task
@@ -73,7 +73,7 @@ class Agent:
 
     def _prepare(
         self, task: Task | str, options: dict[str, Any]
-    ) -> tuple[Task, ChatRequest, StreamState]:
+    ) -> tuple[Task, ChatRequest, StreamState, bool]:
         if isinstance(task, str):
             task = Task(task)
         elif not isinstance(task, Task):
@@ -81,7 +81,12 @@ class Agent:
                 f"an agent streams a Task or a string, not {type(task).__name__}"
             )
         settings = self.settings
-        request = ChatRequest(self.messages(task), {**self.options, **options})
+        options = {**self.options, **options}
+        # `cache` is ours, not the provider's: it never reaches the request.
+        cache = options.pop("cache", settings.cache_enabled)
+        if not isinstance(cache, bool):
+            raise ConfigurationError(f"cache must be True or False, got {cache!r}")
+        request = ChatRequest(self.messages(task), options)
         state = StreamState(
             agent_role=self.role,
             provider=self.provider.name,
@@ -90,27 +95,31 @@ class Agent:
             max_chunk_size=settings.max_chunk_size,
             streaming=settings.streaming_enabled,
             callbacks=task.callbacks,
+            flush_interval=settings.flush_interval / 1000,
         )
-        return task, request, state
+        return task, request, state, cache and settings.cache_enabled
 
     def stream(self, task: Task | str, **options: Any) -> StreamingResponse:
-        """Stream the answer to `task`; the request opens on the first read."""
-        _, request, state = self._prepare(task, options)
+        """Stream the answer to `task`; the request opens on the first read.
+
+        `cache=False` asks the provider even when an identical request's answer
+        is cached or still streaming."""
+        _, request, state, cache = self._prepare(task, options)
         settings, provider = self.settings, self.provider
         provider.check(request)  # refuse bad options now, not on the first read
         return StreamingResponse(
-            lambda: iter_events(provider, request, settings, state.counters),
+            lambda: open_reader(provider, request, settings, state, cache),
             state,
             settings.chunk_delay / 1000,
         )
 
     def astream(self, task: Task | str, **options: Any) -> AsyncStreamingResponse:
         """The async twin of stream()."""
-        _, request, state = self._prepare(task, options)
+        _, request, state, cache = self._prepare(task, options)
         settings, provider = self.settings, self.provider
         provider.check(request)
         return AsyncStreamingResponse(
-            lambda: aiter_events(provider, request, settings, state.counters),
+            lambda: open_async_reader(provider, request, settings, state, cache),
             state,
             settings.chunk_delay / 1000,
         )

@@ -21,11 +21,12 @@ from .._exceptions import (
     LaraFlowAIError,
     ProviderConnectionError,
     StreamInterruptedError,
-    StreamTimeoutError,
 )
 from ..providers._errors import error_from_report
 from ..providers.base import ChatRequest, HTTPProvider
 from ..wire import Event, StreamDecoder, StreamError
+from ._abort import abortable, raise_if_aborted
+from ._limits import CONTENT, Limits
 
 __all__ = ["aclose_clients", "aiter_http_events", "close_clients", "iter_http_events"]
 
@@ -73,72 +74,91 @@ async def aclose_clients() -> None:
         await client.aclose()
 
 
-def _timeout(settings: Settings) -> httpx.Timeout:
-    read = min(settings.idle_timeout, settings.timeout)
+def _timeout(settings: Settings, limits: Limits) -> httpx.Timeout:
+    read = limits.head_read_timeout()
+    write = min(settings.idle_timeout, settings.timeout)
     return httpx.Timeout(
-        connect=settings.connect_timeout, read=read, write=read, pool=settings.connect_timeout
+        connect=settings.connect_timeout, read=read, write=write, pool=settings.connect_timeout
     )
 
 
 def iter_http_events(
-    provider: HTTPProvider, request: ChatRequest, settings: Settings, deadline: float
+    provider: HTTPProvider, request: ChatRequest, settings: Settings, limits: Limits
 ) -> Iterator[Event]:
     spec = provider.build_request(request)
+    raise_if_aborted(provider.label)
     with (
-        _mapped_errors(provider, settings),
+        _mapped_errors(provider, limits),
         _client().stream(
             spec.method,
             spec.url,
             headers=spec.headers,
             content=spec.body,
-            timeout=_timeout(settings),
+            timeout=_timeout(settings, limits),
         ) as response,
+        abortable(response.extensions.get("network_stream"), provider.label),
     ):
         if response.status_code >= 300:
             body = _read_limited(response.iter_bytes())
             raise provider.error_from_reply(response.status_code, response.headers, body)
         decoder = provider.new_decoder()
-        for data in response.iter_bytes():
-            if time.monotonic() > deadline:
-                raise _total_timeout(provider, settings)
-            for event in decoder.feed(data):
-                if type(event) is StreamError:
-                    _raise_unless_warning(provider, event)
-                yield event
+        limits.body_started(response, watchdog=True)
+        try:
+            waiting = limits.waiting
+            total_at, first_at = limits.total_at, limits.first_at
+            for data in response.iter_bytes():
+                now = time.monotonic()
+                if now > total_at or (waiting and now > first_at):
+                    limits.check()
+                for event in decoder.feed(data):
+                    if type(event) is StreamError:
+                        _raise_unless_warning(provider, event)
+                    elif waiting and type(event) in CONTENT:
+                        waiting = False
+                        limits.content_arrived()
+                    yield event
+        finally:
+            limits.body_ended()
         yield from _finish(provider, decoder)
 
 
 async def aiter_http_events(
-    provider: HTTPProvider, request: ChatRequest, settings: Settings, deadline: float
+    provider: HTTPProvider, request: ChatRequest, settings: Settings, limits: Limits
 ) -> AsyncIterator[Event]:
     spec = provider.build_request(request)
-    with _mapped_errors(provider, settings):
+    with _mapped_errors(provider, limits):
         async with _async_client().stream(
             spec.method,
             spec.url,
             headers=spec.headers,
             content=spec.body,
-            timeout=_timeout(settings),
+            timeout=_timeout(settings, limits),
         ) as response:
             if response.status_code >= 300:
                 body = await _aread_limited(response.aiter_bytes())
                 raise provider.error_from_reply(response.status_code, response.headers, body)
             decoder = provider.new_decoder()
+            limits.body_started(response, watchdog=False)
             chunks = response.aiter_bytes()
+            waiting = limits.waiting
             while True:
+                limit, deadline = limits.nearest()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _total_timeout(provider, settings)
+                    raise limits.error(limit)
                 try:
                     async with asyncio.timeout(remaining):
                         data = await anext(chunks)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    raise _total_timeout(provider, settings) from None
+                    raise limits.error(limit) from None
                 for event in decoder.feed(data):
                     if type(event) is StreamError:
                         _raise_unless_warning(provider, event)
+                    elif waiting and type(event) in CONTENT:
+                        waiting = False
+                        limits.content_arrived()
                     yield event
             for event in _finish(provider, decoder):
                 yield event
@@ -171,17 +191,6 @@ def _raise_unless_warning(provider: HTTPProvider, event: StreamError) -> None:
     )
 
 
-def _total_timeout(provider: HTTPProvider, settings: Settings) -> StreamTimeoutError:
-    return StreamTimeoutError(
-        f"the stream from {provider.label} took longer than the {settings.timeout:g} s limit "
-        "(LARAFLOWAI_STREAMING_TIMEOUT)",
-        limit="total",
-        seconds=settings.timeout,
-        provider=provider.name,
-        model=provider.model,
-    )
-
-
 def _read_limited(chunks: Iterator[bytes]) -> bytes:
     body = bytearray()
     for chunk in chunks:
@@ -201,51 +210,49 @@ async def _aread_limited(chunks: AsyncIterator[bytes]) -> bytes:
 
 
 @contextmanager
-def _mapped_errors(provider: HTTPProvider, settings: Settings) -> Iterator[None]:
+def _mapped_errors(provider: HTTPProvider, limits: Limits) -> Iterator[None]:
     """Translate httpx's errors into ours, once, here."""
     try:
         yield
     except LaraFlowAIError:
         raise
     except httpx.ReadTimeout:
-        limit = min(settings.idle_timeout, settings.timeout)
-        which = (
-            "LARAFLOWAI_STREAMING_IDLE_TIMEOUT"
-            if settings.idle_timeout <= settings.timeout
-            else "LARAFLOWAI_STREAMING_TIMEOUT"
-        )
-        raise StreamTimeoutError(
-            f"{provider.label} sent nothing for {limit:g} s ({which}); the stream was ended",
-            limit="idle",
-            seconds=limit,
-            provider=provider.name,
-            model=provider.model,
-        ) from None
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise ProviderConnectionError(
+        raise limits.error(limits.read_limit) from None
+    except httpx.HTTPError as exc:
+        reason = limits.abort.reason
+        if reason in ("total", "first_chunk"):  # the watchdog shut the connection down
+            raise limits.error(reason) from None
+        if reason is not None:
+            raise StreamInterruptedError(
+                f"the stream from {provider.label} was closed by its reader",
+                provider=provider.name,
+                model=provider.model,
+            ) from None
+        raise _mapped(provider, exc) from None
+
+
+def _mapped(provider: HTTPProvider, exc: httpx.HTTPError) -> LaraFlowAIError:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ProviderConnectionError(
             f"could not connect to {provider.label} at {provider.base_url} ({_describe(exc)}); "
             "check the network and the base URL",
             provider=provider.name,
             model=provider.model,
-        ) from None
-    except (
-        httpx.RemoteProtocolError,
-        httpx.ReadError,
-        httpx.WriteError,
-        httpx.WriteTimeout,
-    ) as exc:
-        raise StreamInterruptedError(
+        )
+    if isinstance(
+        exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | httpx.WriteTimeout
+    ):
+        return StreamInterruptedError(
             f"the connection to {provider.label} was lost before the answer was complete "
             f"({_describe(exc)})",
             provider=provider.name,
             model=provider.model,
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ProviderConnectionError(
-            f"talking to {provider.label} failed ({_describe(exc)})",
-            provider=provider.name,
-            model=provider.model,
-        ) from None
+        )
+    return ProviderConnectionError(
+        f"talking to {provider.label} failed ({_describe(exc)})",
+        provider=provider.name,
+        model=provider.model,
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -18,6 +18,8 @@ from .._exceptions import LaraFlowAIError, ProviderError, StreamInterruptedError
 from ..providers.base import ChatRequest, HTTPProvider, InProcessProvider, Provider
 from ..wire import Event, Usage
 from ._http import aiter_http_events, iter_http_events
+from ._limits import Limits
+from ._watchdog import Abort
 
 __all__ = ["RetryPolicy", "aiter_events", "iter_events"]
 
@@ -56,10 +58,10 @@ class RetryPolicy:
 
 
 def _attempt(
-    provider: Provider, request: ChatRequest, settings: Settings, deadline: float
+    provider: Provider, request: ChatRequest, settings: Settings, limits: Limits
 ) -> Iterator[Event]:
     if isinstance(provider, HTTPProvider):
-        return iter_http_events(provider, request, settings, deadline)
+        return iter_http_events(provider, request, settings, limits)
     if isinstance(provider, InProcessProvider):
         return provider.iter_events(request)
     raise TypeError(
@@ -68,10 +70,10 @@ def _attempt(
 
 
 def _aattempt(
-    provider: Provider, request: ChatRequest, settings: Settings, deadline: float
+    provider: Provider, request: ChatRequest, settings: Settings, limits: Limits
 ) -> AsyncIterator[Event]:
     if isinstance(provider, HTTPProvider):
-        return aiter_http_events(provider, request, settings, deadline)
+        return aiter_http_events(provider, request, settings, limits)
     if isinstance(provider, InProcessProvider):
         return provider.aiter_events(request)
     raise TypeError(
@@ -90,14 +92,20 @@ def _log_retry(provider: Provider, error: LaraFlowAIError, attempt: int, wait: f
 
 
 def iter_events(
-    provider: Provider, request: ChatRequest, settings: Settings, stats: dict[str, int]
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    stats: dict[str, int],
+    abort: Abort | None = None,
 ) -> Iterator[Event]:
-    deadline = time.monotonic() + settings.timeout
+    """The provider's events for `request`; `abort` ends a blocked read from
+    another thread."""
+    limits = Limits(provider, settings, abort)
     policy = RetryPolicy(settings.max_retries)
     attempt = 0
     while True:
         handed_out = False
-        events = _attempt(provider, request, settings, deadline)
+        events = _attempt(provider, request, settings, limits)
         try:
             for event in events:
                 if not handed_out and type(event) is not Usage:
@@ -105,8 +113,8 @@ def iter_events(
                 yield event
             return
         except (ProviderError, StreamInterruptedError) as error:
-            wait = None if handed_out else policy.delay(error, attempt, deadline)
-            if wait is None:
+            wait = None if handed_out else policy.delay(error, attempt, limits.total_at)
+            if wait is None or limits.abort.reason is not None:
                 raise
             _log_retry(provider, error, attempt, wait)
         finally:
@@ -121,12 +129,12 @@ def iter_events(
 async def aiter_events(
     provider: Provider, request: ChatRequest, settings: Settings, stats: dict[str, int]
 ) -> AsyncIterator[Event]:
-    deadline = time.monotonic() + settings.timeout
+    limits = Limits(provider, settings)
     policy = RetryPolicy(settings.max_retries)
     attempt = 0
     while True:
         handed_out = False
-        events = _aattempt(provider, request, settings, deadline)
+        events = _aattempt(provider, request, settings, limits)
         try:
             async for event in events:
                 if not handed_out and type(event) is not Usage:
@@ -134,7 +142,7 @@ async def aiter_events(
                 yield event
             return
         except (ProviderError, StreamInterruptedError) as error:
-            wait = None if handed_out else policy.delay(error, attempt, deadline)
+            wait = None if handed_out else policy.delay(error, attempt, limits.total_at)
             if wait is None:
                 raise
             _log_retry(provider, error, attempt, wait)

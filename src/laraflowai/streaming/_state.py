@@ -34,7 +34,7 @@ class StreamState:
         "agent_role", "provider", "model", "streaming", "chunker", "ready", "callbacks",
         "parts", "_content", "length", "chunk_count", "usage", "finish", "reasoning",
         "tool_calls", "warnings", "started_at", "first_chunk_at", "ended_at", "ended",
-        "error", "error_raised", "closed", "cached", "counters",
+        "error", "error_raised", "closed", "cached", "shared", "flush_after", "counters",
     )  # fmt: skip
 
     def __init__(
@@ -47,6 +47,7 @@ class StreamState:
         max_chunk_size: int,
         streaming: bool = True,
         callbacks: list[Callable[[str, str], Any]] | None = None,
+        flush_interval: float = 0.0,
     ) -> None:
         self.agent_role = agent_role
         self.provider = provider
@@ -71,7 +72,10 @@ class StreamState:
         self.error: LaraFlowAIError | None = None
         self.error_raised = False
         self.closed = False
-        self.cached = False
+        self.cached = False  # replayed from the stream cache
+        self.shared = False  # joined an identical request's stream in progress
+        # Seconds a partly filled buffer may wait for more text (0: until full).
+        self.flush_after = flush_interval if streaming else 0.0
         self.counters: dict[str, int] = {"retries": 0}
 
     def start(self) -> None:
@@ -182,6 +186,7 @@ class StreamState:
             "reasoning_length": sum(map(len, self.reasoning)),
             "finish_reason": self.finish.reason if self.finish else None,
             "cached": self.cached,
+            "shared": self.shared,
             "buffer_size": self.chunker.min_chars if self.streaming else None,
             "max_chunk_size": self.chunker.max_chars,
             "streaming": self.streaming,

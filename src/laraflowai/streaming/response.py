@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from .._exceptions import ConfigurationError, LaraFlowAIError
+from ..cache.inflight import AsyncFlight, AsyncFlightReader, Flight, FlightReader
 from ..wire import Event, ToolCall, Usage
 from ._state import StreamState
 
@@ -83,9 +84,18 @@ class _Common:
     """What both drivers do without I/O."""
 
     _state: StreamState
+    _reader: FlightReader | AsyncFlightReader | None
 
     def get_stats(self) -> dict[str, Any]:
+        self._note_cached()
         return self._state.stats()
+
+    def _note_cached(self) -> None:
+        # The reader knows whether its events came from the cache; the state must
+        # not hold the reader (that cycle would keep a dropped response open).
+        reader = self._reader
+        if reader is not None and reader.cached:
+            self._state.cached = True
 
     def set_buffer_size(self, size: int) -> Any:
         """Coalesce deltas into chunks of at least `size` characters (fluent)."""
@@ -144,27 +154,51 @@ class StreamingResponse(_Common):
     """A streaming answer, read chunk by chunk as the provider sends it."""
 
     def __init__(
-        self, open_events: Callable[[], Iterator[Event]], state: StreamState, chunk_delay: float = 0
+        self,
+        open_events: Callable[[], Iterator[Event] | FlightReader],
+        state: StreamState,
+        chunk_delay: float = 0,
     ) -> None:
         self._open = open_events
-        self._events: Iterator[Event] | None = None
+        self._reader: FlightReader | None = None
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
 
+    def _start(self) -> FlightReader:
+        self._state.start()
+        source = self._open()
+        if not isinstance(source, FlightReader):
+            events = source
+            joined = Flight(lambda: events).join()
+            assert joined is not None
+            source = joined
+        self._reader = source
+        return source
+
     def _advance(self) -> None:
         state = self._state
-        if self._events is None:
-            state.start()
-            self._events = self._open()
+        reader = self._reader or self._start()
+        timeout = None
+        since = state.chunker.pending_since
+        if since is not None and state.flush_after:
+            # Part of a chunk is waiting: wait for more text only until it is due.
+            timeout = since + state.flush_after - time.monotonic()
+            if timeout <= 0:
+                state.flush_buffer()
+                return
         try:
-            event = next(self._events)
+            event = reader.read(timeout)
         except StopIteration:
+            self._note_cached()
             state.end()
         except LaraFlowAIError as error:
             state.fail(error)
         else:
-            state.apply(event)
+            if event is None:
+                state.flush_buffer()
+            else:
+                state.apply(event)
 
     def _ready(self) -> bool:
         """Read until a chunk is ready (True) or the stream is over (False)."""
@@ -205,18 +239,18 @@ class StreamingResponse(_Common):
         """The typed events (text, reasoning, tool calls, usage, finish) as they
         arrive. Text still counts towards get_content() and the callbacks."""
         state = self._state
-        if self._events is None:
-            state.start()
-            self._events = self._open()
+        reader = self._reader or self._start()
         while not state.ended:
             try:
-                event = next(self._events)
+                event = reader.read()
             except StopIteration:
+                self._note_cached()
                 state.end()
                 break
             except LaraFlowAIError as error:
                 state.fail(error)
                 break
+            assert event is not None
             state.apply(event)
             while state.ready:
                 state.take()
@@ -226,12 +260,11 @@ class StreamingResponse(_Common):
         state.raise_error()
 
     def close(self) -> None:
-        """Stop reading and close the provider connection now."""
-        events, self._events = self._events, None
-        if events is not None:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
+        """Stop reading; the provider connection closes now unless an identical
+        request still reads the same stream."""
+        reader = self._reader
+        if reader is not None:
+            reader.close()
         self._state.close()
 
     def __iter__(self) -> Iterator[str]:
@@ -262,29 +295,53 @@ class AsyncStreamingResponse(_Common):
 
     def __init__(
         self,
-        open_events: Callable[[], AsyncIterator[Event]],
+        open_events: Callable[[], AsyncIterator[Event] | AsyncFlightReader],
         state: StreamState,
         chunk_delay: float = 0,
     ) -> None:
         self._open = open_events
-        self._events: AsyncIterator[Event] | None = None
+        self._reader: AsyncFlightReader | None = None
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
 
+    def _start(self) -> AsyncFlightReader:
+        self._state.start()
+        source = self._open()
+        if not isinstance(source, AsyncFlightReader):
+            events = source
+
+            async def opened() -> AsyncIterator[Event]:
+                return events
+
+            joined = AsyncFlight(opened).join()
+            assert joined is not None
+            source = joined
+        self._reader = source
+        return source
+
     async def _advance(self) -> None:
         state = self._state
-        if self._events is None:
-            state.start()
-            self._events = self._open()
+        reader = self._reader or self._start()
+        timeout = None
+        since = state.chunker.pending_since
+        if since is not None and state.flush_after:
+            timeout = since + state.flush_after - time.monotonic()
+            if timeout <= 0:
+                state.flush_buffer()
+                return
         try:
-            event = await anext(self._events)
+            event = await reader.read(timeout)
         except StopAsyncIteration:
+            self._note_cached()
             state.end()
         except LaraFlowAIError as error:
             state.fail(error)
         else:
-            state.apply(event)
+            if event is None:
+                state.flush_buffer()
+            else:
+                state.apply(event)
 
     async def _ready(self) -> bool:
         state = self._state
@@ -319,18 +376,18 @@ class AsyncStreamingResponse(_Common):
 
     async def events(self) -> AsyncIterator[Event]:
         state = self._state
-        if self._events is None:
-            state.start()
-            self._events = self._open()
+        reader = self._reader or self._start()
         while not state.ended:
             try:
-                event = await anext(self._events)
+                event = await reader.read()
             except StopAsyncIteration:
+                self._note_cached()
                 state.end()
                 break
             except LaraFlowAIError as error:
                 state.fail(error)
                 break
+            assert event is not None
             state.apply(event)
             while state.ready:
                 state.take()
@@ -340,11 +397,9 @@ class AsyncStreamingResponse(_Common):
         state.raise_error()
 
     async def aclose(self) -> None:
-        events, self._events = self._events, None
-        if events is not None:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        reader = self._reader
+        if reader is not None:
+            await reader.aclose()
         self._state.close()
 
     async def __aiter__(self) -> AsyncIterator[str]:

@@ -1,0 +1,133 @@
+"""One task's part in a crew run, without I/O: the prompt it is sent with, the
+CrewEvents its agent's stream becomes, and its TaskResult. Both drivers in
+`_drive.py` share all of it."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from .._exceptions import LaraFlowAIError
+from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from ..wire import Event, ReasoningDelta, ToolCall, ToolCallDelta, Usage
+from .agent import Agent
+from .events import CrewEvent, CrewEventKind
+from .result import CrewResult, TaskResult, TaskStatus
+from .task import Task
+
+__all__ = ["TaskRun", "finish"]
+
+_PASSED: dict[type, CrewEventKind] = {
+    ReasoningDelta: "reasoning",
+    ToolCallDelta: "tool_call",
+    ToolCall: "tool_call",
+}
+
+
+class TaskRun:
+    """A task, the agent that runs it, and what came of it.
+
+    In parallel sync mode the agent's stream is read in a worker thread while
+    the crew may give up on it from the caller's thread: the lock makes the
+    TaskResult final once either side has settled it.
+    """
+
+    __slots__ = ("index", "task", "agent", "result", "_pending", "_content", "_started", "_lock")
+
+    def __init__(self, index: int, task: Task, agent: Agent) -> None:
+        self.index = index
+        self.task = task
+        self.agent = agent
+        self.result = TaskResult(index, task, agent)
+        self._pending: list[str] = []
+        self._content = ""
+        self._started = False
+        self._lock = threading.Lock()
+
+    def prompt(self, context: str | None) -> Task:
+        """The task as sent: the previous task's output added to its context, on
+        a copy, so the caller's task stays as it was and the crew can run again."""
+        if context is None:
+            return self.task
+        sent = copy.copy(self.task)  # shares the callbacks: task.stream() is honoured
+        own = self.task.context
+        sent.context = [*([own] if isinstance(own, str) else own or ()), context]
+        return sent
+
+    def watch(self, response: StreamingResponse | AsyncStreamingResponse) -> None:
+        self._started = True
+        response.on_chunk(self._on_chunk)
+
+    def _on_chunk(self, chunk: str, content: str) -> None:
+        self._pending.append(chunk)
+        self._content = content
+
+    def feed(self, event: Event) -> Iterator[CrewEvent]:
+        """The CrewEvents for one typed event of the agent's stream: the chunks
+        it completed, then the event itself if callers see it."""
+        if self._pending:
+            yield from self.chunks()
+        kind = _PASSED.get(type(event))
+        if kind is not None:
+            yield CrewEvent(kind, self.index, self.task, self.agent, event=event)
+
+    def chunks(self) -> Iterator[CrewEvent]:
+        pending, self._pending = self._pending, []
+        index, task, agent = self.index, self.task, self.agent
+        for chunk in pending:
+            yield CrewEvent("chunk", index, task, agent, chunk, None, True)
+
+    def complete(self, response: Response) -> CrewEvent:
+        self._settle("completed", response.content, response, None, response.usage)
+        return CrewEvent(
+            "task_complete", self.index, self.task, self.agent, response=response, is_complete=True
+        )
+
+    def fail(self, error: LaraFlowAIError, usage: Usage | None, execution_time: float) -> CrewEvent:
+        self._settle("failed", self._content, None, error, usage, execution_time)
+        return CrewEvent("task_error", self.index, self.task, self.agent, error=error)
+
+    def close(self) -> None:
+        """The crew is over: a task still running was cancelled."""
+        if self._started:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Settle as cancelled now, before the abort makes the stream fail."""
+        self._settle("cancelled", self._content, None, None, None)
+
+    def _settle(
+        self,
+        status: TaskStatus,
+        content: str,
+        response: Response | None,
+        error: LaraFlowAIError | None,
+        usage: Usage | None,
+        execution_time: float | None = None,
+    ) -> None:
+        with self._lock:
+            result = self.result
+            if result.status != "not_run":
+                return
+            result.status = status
+            result.content = content
+            result.response = response
+            result.error = error
+            result.usage = usage
+            if response is not None:
+                result.execution_time = response.execution_time
+            elif execution_time is not None:
+                result.execution_time = execution_time
+
+
+def finish(runs: Sequence[TaskRun], started_at: float, failed: TaskRun | None = None) -> CrewEvent:
+    """The crew's last event, carrying the whole CrewResult."""
+    for run in runs:
+        run.close()
+    error = failed.result.error if failed is not None else None
+    result = CrewResult([run.result for run in runs], time.perf_counter() - started_at, error=error)
+    last = failed if failed is not None else runs[-1]
+    kind: CrewEventKind = "crew_error" if failed is not None else "crew_complete"
+    return CrewEvent(kind, last.index, last.task, last.agent, error=error, result=result)

@@ -1,0 +1,157 @@
+"""Between the provider and the drivers: the stream cache and in-flight sharing.
+
+A request's key is looked up in the flights in progress first (join it: every
+event from the start), then in the store (replay it, with its original delta
+boundaries), and only then sent to the provider. A stream is stored when it
+ended normally with a finish reason other than "length", carried no error or
+warning, and was not cancelled because every reader left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+from .._config import Settings
+from ..cache import CacheError, Store, decode_events, encode_events, open_store, request_key
+from ..cache.inflight import (
+    AsyncFlight,
+    AsyncFlightReader,
+    Flight,
+    FlightReader,
+    Registry,
+    aiter_list,
+    loop_registry,
+)
+from ..providers.base import ChatRequest, Provider
+from ..wire import Event, Finished, StreamError
+from ._source import aiter_events, iter_events
+from ._state import StreamState
+from ._watchdog import Abort
+
+__all__ = ["open_async_reader", "open_reader"]
+
+logger = logging.getLogger("laraflowai")
+
+_flights: Registry[Flight] = Registry()
+
+
+def open_reader(
+    provider: Provider, request: ChatRequest, settings: Settings, state: StreamState, cache: bool
+) -> FlightReader:
+    """A reader of the request's events, shared and cached when `cache` is true."""
+    abort = Abort()
+
+    def live() -> Iterator[Event]:
+        return iter_events(provider, request, settings, state.counters, abort)
+
+    def cancel() -> None:
+        abort.fire("cancelled")
+
+    if not cache:
+        reader = Flight(live, abort=cancel).join()
+        assert reader is not None
+        return reader
+    store = open_store(settings)
+    key = request_key(provider, request)
+
+    def start() -> Flight:
+        def upstream() -> Iterator[Event]:
+            stored = _lookup(store, key)
+            if stored is not None:
+                flight.cached = True
+                return iter(stored)
+            return live()
+
+        def complete(events: list[Event]) -> None:
+            if not flight.cached and _storable(events, settings):
+                store.set(key, encode_events(events), settings.cache_ttl)
+
+        flight = Flight(
+            upstream,
+            on_complete=complete,
+            abort=cancel,
+            on_end=lambda ended: _flights.discard(key, ended),
+        )
+        return flight
+
+    joined, state.shared = _flights.join_or_start(key, start)
+    assert isinstance(joined, FlightReader)
+    return joined
+
+
+def open_async_reader(
+    provider: Provider, request: ChatRequest, settings: Settings, state: StreamState, cache: bool
+) -> AsyncFlightReader:
+    """The async twin of open_reader(), shared on the running event loop."""
+
+    async def live() -> AsyncIterator[Event]:
+        return aiter_events(provider, request, settings, state.counters)
+
+    if not cache:
+        reader = AsyncFlight(live).join()
+        assert reader is not None
+        return reader
+    store = open_store(settings)
+    key = request_key(provider, request)
+    flights = loop_registry()
+
+    def start() -> AsyncFlight:
+        async def upstream() -> AsyncIterator[Event]:
+            stored = await _alookup(store, key)
+            if stored is not None:
+                flight.cached = True
+                return aiter_list(stored)
+            return aiter_events(provider, request, settings, state.counters)
+
+        async def complete(events: list[Event]) -> None:
+            if not flight.cached and _storable(events, settings):
+                data = encode_events(events)
+                if store.blocking:
+                    await asyncio.to_thread(store.set, key, data, settings.cache_ttl)
+                else:
+                    store.set(key, data, settings.cache_ttl)
+
+        flight = AsyncFlight(
+            upstream, on_complete=complete, on_end=lambda ended: flights.discard(key, ended)
+        )
+        return flight
+
+    joined, state.shared = flights.join_or_start(key, start)
+    assert isinstance(joined, AsyncFlightReader)
+    return joined
+
+
+async def _alookup(store: Store, key: str) -> list[Event] | None:
+    if store.blocking:
+        return await asyncio.to_thread(_lookup, store, key)
+    return _lookup(store, key)
+
+
+def _lookup(store: Store, key: str) -> list[Event] | None:
+    try:
+        data = store.get(key)
+    except CacheError as error:
+        logger.warning("%s; asking the provider instead", error.message)
+        return None
+    if data is None:
+        return None
+    try:
+        return decode_events(data)
+    except ValueError:
+        logger.warning("a cached stream could not be read; asking the provider instead")
+        return None
+
+
+def _storable(events: list[Event], settings: Settings) -> bool:
+    if settings.cache_ttl <= 0:
+        return False
+    finish: Finished | None = None
+    for event in events:
+        kind = type(event)
+        if kind is Finished:
+            finish = event  # type: ignore[assignment]
+        elif kind is StreamError:
+            return False
+    return finish is not None and finish.reason != "length"

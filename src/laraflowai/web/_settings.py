@@ -1,0 +1,87 @@
+"""The web app's settings, read from the same sources as every other setting
+(the environment, then `.env`) and checked the same way: a malformed value is
+refused at start with a message naming the variable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .._config import Settings, get_settings
+from .._exceptions import ConfigurationError
+from .._secrets import remember
+
+__all__ = ["WebSettings"]
+
+
+def _seconds(settings: Settings, name: str, default: float) -> float:
+    raw = settings.env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(f"{name} must be a finite number of seconds of at least 0")
+    return value
+
+
+def _count(settings: Settings, name: str, default: int) -> int:
+    raw = settings.env(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """What the SSE routes and the chat page need. Built from `Settings`; the
+    first three are the document's own variables."""
+
+    sse_enabled: bool = True
+    retry_ms: int = 3000
+    keep_alive: float = 30.0
+    resume_grace: float = 15.0
+    retention: float = 300.0
+    max_task_length: int = 10_000
+    api_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> WebSettings:
+        settings = settings if settings is not None else get_settings()
+        token = settings.env("LARAFLOWAI_API_TOKEN")
+        remember(token)
+        return cls(
+            sse_enabled=settings.sse_enabled,
+            retry_ms=settings.sse_retry_timeout,
+            keep_alive=settings.sse_keep_alive,
+            resume_grace=_seconds(settings, "LARAFLOWAI_SSE_RESUME_GRACE", 15.0),
+            retention=_seconds(settings, "LARAFLOWAI_SSE_RETENTION", 300.0),
+            max_task_length=_count(settings, "LARAFLOWAI_MAX_TASK_LENGTH", 10_000),
+            api_token=token,
+        )
+
+    def replace(self, **changes: Any) -> WebSettings:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown web setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if "api_token" in changes:
+            remember(changes["api_token"])
+        values = {name: getattr(self, name) for name in known}
+        values.update(changes)
+        return WebSettings(**values)
+
+    def __repr__(self) -> str:
+        token = "None" if self.api_token is None else "'****'"
+        return (
+            f"WebSettings(sse_enabled={self.sse_enabled}, retry_ms={self.retry_ms}, "
+            f"keep_alive={self.keep_alive:g}, resume_grace={self.resume_grace:g}, "
+            f"retention={self.retention:g}, max_task_length={self.max_task_length}, "
+            f"api_token={token})"
+        )

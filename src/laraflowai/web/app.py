@@ -1,0 +1,121 @@
+"""The ASGI application: the chat page at `/` and the streaming API.
+
+    uvicorn --factory laraflowai.web.app:create_app      # or: laraflowai serve
+
+To add the API to your own Starlette app instead, mount `StreamRoutes(...).routes()`
+and close its registry on shutdown (see the README's Browser section).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .._config import Settings
+from ..broadcast import MemoryStreamRegistry, StreamRegistry
+from ..streaming._http import aclose_clients
+from ._requests import ChatConfig
+from ._settings import WebSettings
+from .auth import APIGuard
+from .routes import StreamRoutes
+
+__all__ = ["create_app"]
+
+_LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+_PAGE_HEADERS = {
+    # Defence in depth: the page renders model output with textContent only, and
+    # even so no inline script, foreign script or plugin may run here.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    role: str = "Chat Assistant",
+    goal: str = "Help users",
+    api_key: str | None = None,
+    base_url: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    token: str | None = None,
+    web: WebSettings | None = None,
+    registry: StreamRegistry | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+    allowed_origins: Iterable[str] = (),
+) -> Starlette:
+    """The chat app. Settings come from the environment unless given; `token`
+    (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
+    loopback Host headers are accepted, unless `allowed_hosts` says otherwise
+    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1)."""
+    web = web if web is not None else WebSettings.from_settings(settings)
+    if token is not None:
+        web = web.replace(api_token=token)
+    registry = (
+        registry
+        if registry is not None
+        else MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
+    )
+    chat = ChatConfig(
+        role=role,
+        goal=goal,
+        provider=provider,
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        options=dict(options or {}),
+        settings=settings,
+    )
+    api = StreamRoutes(registry, web, chat)
+    static = resources.files("laraflowai.web") / "static"
+
+    async def page(request: Request) -> Response:
+        return FileResponse(str(static / "index.html"), headers=_PAGE_HEADERS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await registry.aclose()
+            # The provider connections of this event loop go with it.
+            await aclose_clients()
+
+    hosts = (
+        list(allowed_hosts)
+        if allowed_hosts is not None
+        else (["*"] if web.api_token is not None else _LOOPBACK_HOSTS)
+    )
+    app = Starlette(
+        routes=[
+            Route("/", page, methods=["GET"]),
+            *api.routes(),
+            Mount("/static", StaticFiles(directory=str(static)), name="static"),
+        ],
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(APIGuard, token=web.api_token, allowed_origins=allowed_origins),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.streams = registry
+    app.state.web = web
+    return app

@@ -1,0 +1,214 @@
+// The chat page: the document's Livewire component and EventSource script,
+// in plain JavaScript. Each message opens an EventSource on
+// /api/stream-chat?task=...; the browser reconnects on its own after a
+// dropped connection, sending Last-Event-ID, and the server resumes exactly
+// after it. Stop asks the server to cancel the upstream request.
+
+import { renderMarkdown } from "./markdown.js";
+
+const $ = (id) => document.getElementById(id);
+const messages = $("messages");
+const composer = $("composer");
+const input = $("message");
+const sendButton = $("send");
+const stopButton = $("stop");
+const statusLine = $("status");
+const tokenForm = $("token-form");
+const tokenInput = $("token");
+const modelLabel = $("model");
+
+let current = null;
+
+function setStatus(text, kind = "") {
+  statusLine.textContent = text;
+  statusLine.dataset.kind = kind;
+}
+
+function addMessage(role, text) {
+  const article = document.createElement("article");
+  article.className = `message ${role}`;
+  const who = document.createElement("div");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "Assistant";
+  const body = document.createElement("div");
+  body.className = "body";
+  body.textContent = text;
+  article.append(who, body);
+  messages.append(article);
+  article.scrollIntoView({ block: "end" });
+  return { article, body };
+}
+
+function note(article, className, text) {
+  const line = document.createElement("div");
+  line.className = className;
+  line.textContent = text;
+  if (className === "error") line.setAttribute("role", "alert");
+  article.append(line);
+}
+
+class ChatStream {
+  constructor(task) {
+    this.content = "";
+    this.streamId = null;
+    this.done = false;
+    this.scheduled = false;
+    this.view = addMessage("assistant", "");
+    this.view.article.classList.add("streaming");
+    this.source = new EventSource(`api/stream-chat?task=${encodeURIComponent(task)}`);
+    this.source.onopen = () => {
+      if (!this.done) setStatus("");
+      this.view.article.classList.remove("reconnecting");
+    };
+    this.source.onmessage = (event) => this.handle(JSON.parse(event.data));
+    this.source.onerror = () => this.lost();
+  }
+
+  handle(data) {
+    if (this.done) return;
+    if (data.type === "start") {
+      this.streamId = data.stream_id;
+      this.view.article.dataset.streamId = data.stream_id;
+      if (data.provider) modelLabel.textContent = `${data.provider}/${data.model}`;
+    } else if (data.type === "chunk") {
+      this.content += data.chunk;
+      this.schedule();
+    } else if (data.type === "complete") {
+      this.finish(data.stopped ? "Stopped." : "");
+    } else if (data.type === "error") {
+      this.fail(data.message || "The answer could not be completed.");
+    }
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      if (!this.done) this.render();
+    });
+  }
+
+  render() {
+    renderMarkdown(this.content, this.view.body);
+    this.view.article.scrollIntoView({ block: "end" });
+  }
+
+  lost() {
+    if (this.done) return;
+    if (this.source.readyState === EventSource.CONNECTING) {
+      this.view.article.classList.add("reconnecting");
+      setStatus("Connection lost, reconnecting…", "warn");
+    } else {
+      this.fail("The connection was lost and the answer could not be resumed.");
+    }
+  }
+
+  async stop() {
+    if (this.done) return;
+    stopButton.disabled = true;
+    if (this.streamId === null) {
+      this.finish("Stopped.");
+      return;
+    }
+    try {
+      await fetch(`api/stream-chat/${encodeURIComponent(this.streamId)}/stop`, { method: "POST" });
+    } catch {
+      // The server will still cancel it once nobody follows the stream.
+    }
+    // The final event normally arrives first; don't wait for it forever.
+    setTimeout(() => this.finish("Stopped."), 2000);
+  }
+
+  end() {
+    this.done = true;
+    this.source.close();
+    this.render();
+    this.view.article.classList.remove("streaming", "reconnecting");
+    this.view.article.dataset.state = "done";
+    if (current === this) {
+      current = null;
+      sendButton.disabled = false;
+      stopButton.disabled = true;
+    }
+  }
+
+  finish(message) {
+    if (this.done) return;
+    this.end();
+    setStatus("");
+    if (message) note(this.view.article, "note", message);
+  }
+
+  fail(message) {
+    if (this.done) return;
+    this.end();
+    note(this.view.article, "error", message);
+    setStatus(message, "error");
+  }
+}
+
+function send(task) {
+  addMessage("user", task);
+  sendButton.disabled = true;
+  stopButton.disabled = false;
+  setStatus("");
+  current = new ChatStream(task);
+}
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const task = input.value.trim();
+  if (!task || current) return;
+  input.value = "";
+  send(task);
+});
+
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+stopButton.addEventListener("click", () => current?.stop());
+
+async function signIn(token) {
+  const response = await fetch("api/session", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  return response.ok;
+}
+
+tokenForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (await signIn(tokenInput.value)) {
+    tokenInput.value = "";
+    tokenForm.hidden = true;
+    setStatus("");
+  } else {
+    setStatus("That is not this server's token.", "error");
+  }
+});
+
+async function checkSession() {
+  // A token in the fragment (#token=...) never reaches the server's logs.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("token");
+  if (token) {
+    history.replaceState(null, "", location.pathname + location.search);
+    await signIn(token);
+  }
+  try {
+    const session = await (await fetch("api/session")).json();
+    if (session.auth_required && !session.authenticated) {
+      tokenForm.hidden = false;
+      setStatus("Sign in with the server's API token to chat.", "warn");
+    }
+  } catch {
+    setStatus("The server could not be reached.", "error");
+  }
+}
+
+checkSession();

@@ -1,0 +1,69 @@
+"""The web app served on a free loopback port, answering from the local
+provider server, with settings given per test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import API_KEY
+from tests.servers import ProviderServer
+
+_MISSING = [m for m in ("starlette", "uvicorn", "httpx_sse") if importlib.util.find_spec(m) is None]
+if _MISSING:
+    # Like tests.conftest.require: with CI=true a missing component fails, never skips.
+    message = f"{', '.join(_MISSING)} not installed; run `bash scripts/test` (web, test extras)"
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(message)
+    collect_ignore_glob = ["test_*.py"]
+    ServeApp = Callable[..., Any]
+else:
+    import httpx2
+
+    from laraflowai import Settings
+    from laraflowai.web import create_app
+
+    from .servers import AppServer
+
+    ServeApp = Callable[..., AppServer]
+
+# Exact chunks (no coalescing), quick reconnects; each test may change any of it.
+BASE_ENV = {
+    "LARAFLOWAI_STREAMING_BUFFER_SIZE": "1",
+    "LARAFLOWAI_SSE_RETRY_TIMEOUT": "1500",
+    "LARAFLOWAI_SSE_KEEP_ALIVE": "30",
+    "LARAFLOWAI_SSE_RESUME_GRACE": "5",
+    "LARAFLOWAI_SSE_RETENTION": "60",
+    "LARAFLOWAI_MAX_RETRIES": "0",
+    # These tests watch the upstream request itself: no answers replayed from the cache.
+    "LARAFLOWAI_STREAMING_CACHE": "false",
+}
+
+
+@pytest.fixture
+def serve_app(server: ProviderServer) -> Iterator[ServeApp]:
+    """Start the app with `env` over BASE_ENV; keyword arguments go to create_app."""
+    started: list[AppServer] = []
+
+    def serve(env: dict[str, str] | None = None, **kwargs: Any) -> AppServer:
+        settings = Settings.from_env({**BASE_ENV, **(env or {})})
+        kwargs.setdefault("provider", "openai")
+        kwargs.setdefault("base_url", f"{server.url}/v1")
+        kwargs.setdefault("api_key", API_KEY)
+        app = AppServer(create_app(settings, **kwargs)).start()
+        started.append(app)
+        return app
+
+    yield serve
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture
+def client() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=httpx2.Timeout(10, read=10)) as client:
+        yield client
