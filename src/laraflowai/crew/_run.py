@@ -34,7 +34,7 @@ class TaskRun:
     TaskResult final once either side has settled it.
     """
 
-    __slots__ = ("index", "task", "agent", "result", "_pending", "_content", "_started", "_lock")
+    __slots__ = ("index", "task", "agent", "result", "_pending", "_response", "_lock")
 
     def __init__(self, index: int, task: Task, agent: Agent) -> None:
         self.index = index
@@ -42,8 +42,7 @@ class TaskRun:
         self.agent = agent
         self.result = TaskResult(index, task, agent)
         self._pending: list[str] = []
-        self._content = ""
-        self._started = False
+        self._response: StreamingResponse | AsyncStreamingResponse | None = None
         self._lock = threading.Lock()
 
     def prompt(self, context: str | None) -> Task:
@@ -57,12 +56,15 @@ class TaskRun:
         return sent
 
     def watch(self, response: StreamingResponse | AsyncStreamingResponse) -> None:
-        self._started = True
+        self._response = response
         response.on_chunk(self._on_chunk)
 
     def _on_chunk(self, chunk: str, content: str) -> None:
         self._pending.append(chunk)
-        self._content = content
+
+    @property
+    def _content(self) -> str:
+        return "" if self._response is None else self._response.partial_content
 
     def feed(self, event: Event) -> Iterator[CrewEvent]:
         """The CrewEvents for one typed event of the agent's stream: the chunks
@@ -91,7 +93,7 @@ class TaskRun:
 
     def close(self) -> None:
         """The crew is over: a task still running was cancelled."""
-        if self._started:
+        if self._response is not None:
             self.cancel()
 
     def cancel(self) -> None:

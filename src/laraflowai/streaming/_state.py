@@ -32,7 +32,7 @@ _WHOLE = 1 << 62
 class StreamState:
     __slots__ = (
         "agent_role", "provider", "model", "streaming", "chunker", "ready", "callbacks",
-        "parts", "_content", "length", "chunk_count", "usage", "finish", "reasoning",
+        "_text", "length", "chunk_count", "usage", "finish", "reasoning",
         "tool_calls", "warnings", "started_at", "first_chunk_at", "ended_at", "ended",
         "error", "error_raised", "closed", "cached", "shared", "flush_after", "counters",
     )  # fmt: skip
@@ -56,8 +56,7 @@ class StreamState:
         self.chunker = Chunker(buffer_size if streaming else _WHOLE, max_chunk_size)
         self.ready: deque[str] = deque()
         self.callbacks = list(callbacks or ())
-        self.parts: list[str] = []
-        self._content: str | None = ""
+        self._text = ""
         self.length = 0
         self.chunk_count = 0
         self.usage: Usage | None = None
@@ -120,14 +119,17 @@ class StreamState:
         chunk = self.ready.popleft()
         if self.first_chunk_at is None:
             self.first_chunk_at = time.perf_counter()
-        self.parts.append(chunk)
-        self._content = None
+        # Grow the text in place: with the attribute cleared, `+=` on the only
+        # reference lets CPython extend the string instead of copying it, so a
+        # long answer costs O(n), not O(n^2), even with callbacks reading it.
+        text, self._text = self._text, ""
+        text += chunk
+        self._text = text
         self.length += len(chunk)
         self.chunk_count += 1
         if self.callbacks:
-            content = self.content
             for callback in self.callbacks:
-                callback(chunk, content)
+                callback(chunk, text)
         return chunk
 
     def raise_error(self) -> None:
@@ -140,9 +142,7 @@ class StreamState:
 
     @property
     def content(self) -> str:
-        if self._content is None:
-            self._content = "".join(self.parts)
-        return self._content
+        return self._text
 
     @property
     def buffered(self) -> str:

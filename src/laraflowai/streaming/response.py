@@ -126,6 +126,11 @@ class _Common:
     def get_execution_time(self) -> float:
         return self._state.execution_time()
 
+    @property
+    def partial_content(self) -> str:
+        """The text handed out so far, without reading further."""
+        return self._state.content
+
     def get_content_length(self) -> int:
         """Characters handed out so far."""
         return self._state.length
