@@ -17,9 +17,10 @@ from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._sse_json import SSEJSONDecoder
 from .events import Event, Finished, ReasoningDelta, StreamError, TextDelta, ToolCallDelta, Usage
 from .openai import assemble_tool_call
-from .sse import SSEDecoder
+from .sse import ServerSentEvent
 
 __all__ = ["AnthropicMessagesDecoder"]
 
@@ -42,12 +43,11 @@ class _ToolBlock:
         self.parts: list[str] = []
 
 
-class AnthropicMessagesDecoder:
-    __slots__ = ("_sse", "_done", "_stop_reason", "_input", "_cache", "_tools", "model", "id")
+class AnthropicMessagesDecoder(SSEJSONDecoder):
+    __slots__ = ("_stop_reason", "_input", "_cache", "_tools", "model", "id")
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._stop_reason: str | None = None
         self._input: int | None = None
         self._cache: int | None = None
@@ -55,23 +55,8 @@ class AnthropicMessagesDecoder:
         self.model: str | None = None
         self.id: str | None = None
 
-    @property
-    def complete(self) -> bool:
-        return self._done
-
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.feed(data):
-            self._event(sse.event, sse.raw, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.finish():
-            self._event(sse.event, sse.raw, out)
-        return out
-
-    def _event(self, name: str, data: bytes, out: list[Event]) -> None:
+    def _event(self, sse: ServerSentEvent, out: list[Event]) -> None:
+        name, data = sse.event, sse.raw
         if self._done or name == "ping":
             return
         try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._sse_json import SSEJSONDecoder
 from .events import (
     Event,
     Finished,
@@ -29,7 +30,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
-from .sse import SSEDecoder
+from .sse import ServerSentEvent
 
 __all__ = ["GeminiStreamDecoder"]
 
@@ -41,32 +42,16 @@ _BLOCKED = {
 }  # fmt: skip
 
 
-class GeminiStreamDecoder:
-    __slots__ = ("_sse", "_done", "_calls", "model")
+class GeminiStreamDecoder(SSEJSONDecoder):
+    __slots__ = ("_calls", "model")
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._calls = 0
         self.model: str | None = None
 
-    @property
-    def complete(self) -> bool:
-        return self._done
-
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.feed(data):
-            self._event(sse.raw, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.finish():
-            self._event(sse.raw, out)
-        return out
-
-    def _event(self, data: bytes, out: list[Event]) -> None:
+    def _event(self, sse: ServerSentEvent, out: list[Event]) -> None:
+        data = sse.raw
         try:
             chunk = loads(data)
         except ValueError:

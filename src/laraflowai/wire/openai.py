@@ -19,6 +19,7 @@ from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._sse_json import SSEJSONDecoder
 from .events import (
     Event,
     Finished,
@@ -29,7 +30,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
-from .sse import SSEDecoder
+from .sse import ServerSentEvent
 
 __all__ = ["OpenAIChatDecoder", "openai_usage"]
 
@@ -45,15 +46,14 @@ class _ToolBuffer:
         self.arguments: list[str] = []
 
 
-class OpenAIChatDecoder:
+class OpenAIChatDecoder(SSEJSONDecoder):
     """feed(bytes) -> events; finish() -> the last events. `complete` says whether
     the provider ended the stream itself."""
 
-    __slots__ = ("_sse", "_done", "_finish_reason", "_finished_sent", "_tools", "model", "id")
+    __slots__ = ("_finish_reason", "_finished_sent", "_tools", "model", "id")
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._finish_reason: str | None = None
         self._finished_sent = False
         self._tools: dict[int, _ToolBuffer] = {}
@@ -64,21 +64,12 @@ class OpenAIChatDecoder:
     def complete(self) -> bool:
         return self._done or self._finish_reason is not None
 
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.feed(data):
-            self._event(sse.raw, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for sse in self._sse.finish():
-            self._event(sse.raw, out)
+    def _end(self, out: list[Event]) -> None:
         if self._finish_reason is not None and not self._finished_sent:
             self._emit_finished(out)
-        return out
 
-    def _event(self, data: bytes, out: list[Event]) -> None:
+    def _event(self, sse: ServerSentEvent, out: list[Event]) -> None:
+        data = sse.raw
         if self._done:
             return
         if data == b"[DONE]":
