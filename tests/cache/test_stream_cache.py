@@ -218,3 +218,37 @@ def test_cache_clear_and_info_commands(
     assert "removed 1 cached stream from the sqlite store" in run("clear")
     assert make_agent().stream("Go").get_content() == "two"
     assert server.request_count == 2
+
+
+def test_a_corrupt_entry_is_a_miss(
+    server: ProviderServer, make_agent: MakeAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    from laraflowai.cache import open_store, request_key
+    from laraflowai.crew.task import Task
+    from laraflowai.providers.base import ChatRequest
+
+    agent = make_agent()
+    key = request_key(agent.provider, ChatRequest(agent.messages(Task("Go")), {}))
+    open_store(FlowAI.settings()).set(key, b"not a stream", 60)
+    server.enqueue(stream_reply(openai_chunks(["fresh"])))
+    with caplog.at_level(logging.WARNING, logger="laraflowai"):
+        assert agent.stream("Go").get_content() == "fresh"
+    assert "could not be read" in caplog.text
+    replay = agent.stream("Go")
+    assert replay.get_content() == "fresh"
+    assert replay.get_stats()["cached"] is True  # stored over the bad entry
+
+
+def test_every_kind_of_event_survives_the_store() -> None:
+    from laraflowai import Finished, ReasoningDelta, ToolCall, ToolCallDelta, Usage
+    from laraflowai.cache import decode_events, encode_events
+
+    events = [
+        ReasoningDelta("think"),
+        TextDelta("h\u00e9llo \U0001f44b\U0001f3fd"),
+        ToolCallDelta(0, "call_1", "weather", '{"city":'),
+        ToolCall(0, "call_1", "weather", {"city": "Kyiv", "days": [1, 2]}),
+        Usage(10, 5, 15, 2, 3),
+        Finished("tool_calls", "tool_calls"),
+    ]
+    assert decode_events(encode_events(events)) == events

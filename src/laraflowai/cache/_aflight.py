@@ -1,0 +1,168 @@
+"""The async side of in-flight sharing (see `inflight`): `AsyncFlight` and its readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from ..wire import Event
+from ._flight import copy_error
+
+__all__ = ["AsyncFlight", "AsyncFlightReader", "aiter_list"]
+
+logger = logging.getLogger("laraflowai")
+
+
+class AsyncFlight:
+    """The async twin of Flight: a producer task pulls, readers wait on futures."""
+
+    def __init__(
+        self,
+        upstream: Callable[[], Awaitable[AsyncIterator[Event]]],
+        *,
+        on_complete: Callable[[list[Event]], Awaitable[None]] | None = None,
+        on_end: Callable[[AsyncFlight], None] | None = None,
+    ) -> None:
+        self.events: list[Event] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.readers = 0
+        self.cached = False
+        self._open = upstream
+        self._task: asyncio.Task[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._on_complete = on_complete
+        self._on_end = on_end
+
+    def join(self) -> AsyncFlightReader | None:
+        if self.cancelled:
+            return None
+        self.readers += 1
+        return AsyncFlightReader(self)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._produce())
+
+    async def _produce(self) -> None:
+        upstream: AsyncIterator[Event] | None = None
+        error: BaseException | None = None
+        try:
+            upstream = await self._open()
+            async for event in upstream:
+                self.events.append(event)
+                if self._waiters:
+                    self._wake()
+        except asyncio.CancelledError:
+            error = asyncio.CancelledError()
+        except BaseException as exc:  # handed to every reader
+            error = exc
+        finally:
+            aclose = getattr(upstream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if error is None and not self.cancelled and self._on_complete is not None:
+            try:
+                await self._on_complete(self.events)
+            except Exception:
+                logger.warning("the stream cache could not store a stream", exc_info=True)
+        self.error = error
+        self.done = True
+        self._wake()
+        if self._on_end is not None:
+            self._on_end(self)
+
+    def _leave(self) -> asyncio.Task[None] | None:
+        self.readers -= 1
+        if self.readers or self.done or self.cancelled:
+            return None
+        self.cancelled = True
+        self._wake()
+        if self._on_end is not None:
+            self._on_end(self)
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            return task
+        return None
+
+
+async def aiter_list(events: list[Event]) -> AsyncIterator[Event]:
+    """`events` as an async iterator."""
+    for event in events:
+        yield event
+
+
+class AsyncFlightReader:
+    __slots__ = ("_flight", "_next", "_left", "__weakref__")
+
+    def __init__(self, flight: AsyncFlight) -> None:
+        self._flight = flight
+        self._next = 0
+        self._left = False
+
+    @property
+    def cached(self) -> bool:
+        return self._flight.cached
+
+    async def read(self, timeout: float | None = None) -> Event | None:
+        """The next event; None if none came within `timeout` seconds; raises
+        StopAsyncIteration at the end, or the upstream's error."""
+        events = self._flight.events
+        index = self._next
+        if index < len(events):
+            self._next = index + 1
+            return events[index]
+        return await self._wait(timeout)
+
+    async def _wait(self, timeout: float | None) -> Event | None:
+        flight = self._flight
+        if flight._task is None and not flight.done:
+            flight._start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._next < len(flight.events):
+                event = flight.events[self._next]
+                self._next += 1
+                return event
+            if flight.done or flight.cancelled:
+                error = flight.error
+                if error is not None and not isinstance(error, asyncio.CancelledError):
+                    raise copy_error(error)
+                raise StopAsyncIteration
+            waiter = asyncio.get_running_loop().create_future()
+            flight._waiters.append(waiter)
+            if deadline is None:
+                await waiter
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    await waiter
+            except TimeoutError:
+                return None
+
+    async def aclose(self) -> None:
+        """Leave; the last reader waits until the upstream connection is closed."""
+        if not self._left:
+            self._left = True
+            task = self._flight._leave()
+            if task is not None:
+                await asyncio.wait([task])
+
+    def __del__(self) -> None:
+        if not self._left:
+            self._left = True
+            with contextlib.suppress(Exception):  # e.g. its event loop is already closed
+                self._flight._leave()
