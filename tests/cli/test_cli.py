@@ -147,3 +147,16 @@ def test_config_shows_effective_settings_with_secrets_hidden(
         SECRET not in as_json.stdout
         and '"LARAFLOWAI_STREAMING_BUFFER_SIZE": "42"' in as_json.stdout
     )
+
+
+def test_chat_replays_from_the_cache_unless_told_not_to(
+    server: ProviderServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    server.enqueue(stream_reply(openai_chunks(["first answer"])))
+    server.enqueue(stream_reply(openai_chunks(["fresh answer"])))
+    assert run(["chat", "Same question"], env, tmp_path).stdout == "first answer\n"
+    assert run(["chat", "Same question"], env, tmp_path).stdout == "first answer\n"
+    assert server.request_count == 1
+    assert run(["chat", "Same question", "--no-cache"], env, tmp_path).stdout == "fresh answer\n"
+    assert server.request_count == 2

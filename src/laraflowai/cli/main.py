@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=_temperature, help="sampling temperature")
     chat.add_argument("--reasoning", action="store_true", help="show the model's reasoning")
     chat.add_argument("--stats", action="store_true", help="print timing and token usage")
+    chat.add_argument(
+        "--no-cache", action="store_true", help="ask the provider even if the answer is cached"
+    )
 
     add_crew_command(commands)
     add_serve_command(commands)
@@ -78,6 +81,8 @@ def _chat(args: argparse.Namespace) -> int:
         options["max_tokens"] = args.max_tokens
     if args.temperature is not None:
         options["temperature"] = args.temperature
+    if args.no_cache:
+        options["cache"] = False
     agent = Agent(
         args.role, args.goal, args.provider, args.model, base_url=args.base_url, **options
     )

@@ -51,5 +51,7 @@ def print_stats(response: StreamingResponse, err: TextIO | None = None) -> None:
         parts.append(f"tokens in/out {stats['input_tokens']}/{stats['output_tokens']}")
     if stats["finish_reason"]:
         parts.append(f"finish {stats['finish_reason']}")
+    if stats["cached"]:
+        parts.append("replayed from the cache")
     err.write("[" + ", ".join(parts) + "]\n")
     err.flush()
