@@ -141,25 +141,31 @@ async def aiter_http_events(
             limits.body_started(response, watchdog=False)
             chunks = response.aiter_bytes()
             waiting = limits.waiting
-            while True:
-                limit, deadline = limits.nearest()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise limits.error(limit)
-                try:
-                    async with asyncio.timeout(remaining):
-                        data = await anext(chunks)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise limits.error(limit) from None
-                for event in decoder.feed(data):
-                    if type(event) is StreamError:
-                        _raise_unless_warning(provider, event)
-                    elif waiting and type(event) in CONTENT:
-                        waiting = False
-                        limits.content_arrived()
-                    yield event
+            try:
+                while True:
+                    limit, deadline = limits.nearest()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise limits.error(limit)
+                    try:
+                        async with asyncio.timeout(remaining):
+                            data = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise limits.error(limit) from None
+                    for event in decoder.feed(data):
+                        if type(event) is StreamError:
+                            _raise_unless_warning(provider, event)
+                        elif waiting and type(event) in CONTENT:
+                            waiting = False
+                            limits.content_arrived()
+                        yield event
+            finally:
+                # Close httpx's byte iterator here, in this task: left to the
+                # garbage collector, its nested generators are finalised in an
+                # order that raises "async generator already executing".
+                await chunks.aclose()
             for event in _finish(provider, decoder):
                 yield event
 
