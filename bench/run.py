@@ -1,9 +1,11 @@
 """`bench/run [--quick] [--json PATH]`: our streaming path against a raw client
 and the peers, interleaved (A B C A B C ...) so machine drift cancels, each
-client in its own process.
+client in its own process; then the SSE endpoint end to end (bench/sse.py).
 
 Results are ratios to the raw baseline of the same run (httpx + httpx-sse +
-json.loads per event), never absolute pass/fail figures.
+json.loads per event), never absolute pass/fail figures; the SSE part reports
+the largest number of streams one server process holds under the strict
+criterion, for ours and a bare Starlette reference measured in the same run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import sse
 from .server import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 ttfc.setdefault(name, []).append(_client(name, short_url, ttfc_streams))
     finally:
         server.stop()
+    sse_figures = _sse_part(args.quick)
 
     cpu = {name: _median(rows[name], "cpu_us_per_chunk") for name in STREAM_CLIENTS}
     wall = {name: _median(rows[name], "wall_us_per_chunk") for name in STREAM_CLIENTS}
@@ -100,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         "sse_strict_clients": None,
         "sse_cpu_us_per_event": None,
         "sse_kib_per_stream": None,
+        "sse_bare_strict_clients": None,
+        "sse_bare_cpu_us_per_event": None,
+        "sse_bare_kib_per_stream": None,
         "cache_replay_us_per_chunk": None,
         "per_client": {
             name: {"cpu_us_per_chunk": cpu[name], "wall_us_per_chunk": wall[name]}
@@ -119,11 +126,22 @@ def main(argv: list[str] | None = None) -> int:
     # bounds it from below.
     fastest = min((value for value in wall.values() if value), default=None)
     results["server_ceiling_chunks_per_s"] = None if not fastest else 1e6 / fastest
+    results.update(sse_figures)
     results["seconds"] = round(time.time() - started, 1)
     _print_table(results, cpu, wall)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def _sse_part(quick: bool) -> dict[str, Any]:
+    def report(row: dict[str, Any]) -> None:
+        print(f"  sse {_trial_line(row)}", file=sys.stderr, flush=True)
+
+    try:
+        return sse.run_part(quick, report)
+    except (OSError, RuntimeError) as error:  # e.g. no /proc: the part is skipped, not the run
+        return {"sse": {"error": str(error)}}
 
 
 def _print_table(results: dict[str, Any], cpu: dict[str, Any], wall: dict[str, Any]) -> None:
@@ -140,9 +158,57 @@ def _print_table(results: dict[str, Any], cpu: dict[str, Any], wall: dict[str, A
     print(f"time to first chunk added (sync):  {_fmt(results['ttfc_added_ms'])} ms")
     print(f"time to first chunk added (async): {_fmt(results['ttfc_added_async_ms'])} ms")
     print(f"server ceiling: >= {_fmt(results['server_ceiling_chunks_per_s'], 0)} chunks/s")
+    _print_sse(results)
+    print(f"cache_replay_us_per_chunk: {_fmt(results['cache_replay_us_per_chunk'])}")
+
+
+def _print_sse(results: dict[str, Any]) -> None:
+    part = results.get("sse", {})
+    if "error" in part:
+        print(f"SSE end to end: not measured ({part['error']})")
+        return
+    shape, rule = part["shape"], part["criterion"]
+    print(
+        f"SSE end to end: one event every {shape['interval'] * 1e3:g} ms for "
+        f"{shape['duration']:g} s per stream; strict = p99 gap < {rule['p99_gap_ms_below']:g} ms,"
+        f" p99 first event < {rule['p99_first_ms_below']:g} ms,"
+        f" delivered >= {rule['delivered_at_least']:.0%}"
+    )
+    print(
+        f"{'mode':<5} {'N':>5} {'pass':>5} {'p99 gap':>8} {'p99 1st':>8} {'deliv':>6} "
+        f"{'srv µs/ev':>9} {'srv cpu':>8} {'KiB peak':>8} {'KiB open':>8} {'cli cpu':>8} "
+        f"{'cli lag':>8} {'load':>5}"
+    )
+    for row in part["trials"]:
+        print(_trial_line(row))
     for key in ("sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
-                "cache_replay_us_per_chunk"):  # fmt: skip
-        print(f"{key}: {_fmt(results[key])}")
+                "sse_bare_strict_clients", "sse_bare_cpu_us_per_event",
+                "sse_bare_kib_per_stream"):  # fmt: skip
+        print(f"{key}: {_fmt(results.get(key), 0 if key.endswith('clients') else 1)}")
+    before, after = part["load_avg_before"][0], part["load_avg_after"][0]
+    print(
+        f"load client: max {_fmt(_percent(part['client_max_cpu_share']), 0)}% of a core, "
+        f"max p99 loop lag {_fmt(part['client_max_loop_lag_p99_ms'], 1)} ms"
+        f"{' (BUSY: it may have been the bottleneck)' if part['client_ever_busy'] else ''}; "
+        f"load average {before:.2f} before, {after:.2f} after ({part['seconds']:g} s)"
+    )
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _trial_line(row: dict[str, Any]) -> str:
+    head = f"{row['mode']:<5} {row['clients']:>5} {'yes' if row['passed'] else 'no':>5}"
+    if "error" in row:
+        return f"{head}  ({row['error']})"
+    return (
+        f"{head} {_fmt(row['p99_gap_ms'], 1):>8} {_fmt(row['p99_first_ms'], 0):>8} "
+        f"{row['delivered']:>6.1%} {_fmt(row['server_cpu_us_per_event'], 1):>9} "
+        f"{row['server_cpu_share']:>8.0%} {row['kib_per_stream']:>8.1f} "
+        f"{_fmt(row['kib_per_stream_early'], 1):>8} "
+        f"{row['cpu_share']:>8.0%} {_fmt(row['loop_lag_p99_ms'], 1):>8} {row['load_avg_1m']:>5.2f}"
+    )
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

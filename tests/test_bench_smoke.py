@@ -17,6 +17,9 @@ KEYS = {
     "sse_strict_clients",
     "sse_cpu_us_per_event",
     "sse_kib_per_stream",
+    "sse_bare_strict_clients",
+    "sse_bare_cpu_us_per_event",
+    "sse_bare_kib_per_stream",
     "cache_replay_us_per_chunk",
     "openai_cpu_ratio",
     "anthropic_cpu_ratio",
@@ -39,3 +42,8 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert figures["agent_stream_cpu_ratio"] > 0
     assert figures["agent_astream_cpu_ratio"] > 0
     assert figures["per_client"]["raw_sync"]["cpu_us_per_chunk"] > 0
+    # The SSE part ran end to end (a server and a load client); whether N passed is
+    # the machine's business, so only the figures' presence is checked.
+    assert isinstance(figures["sse_strict_clients"], int)
+    assert figures["sse"]["trials"], figures["sse"]
+    assert all("error" not in trial for trial in figures["sse"]["trials"])

@@ -1,0 +1,161 @@
+"""The SSE server under load: `python -m bench.sse_server [--bare] [--interval S] [--duration S]`.
+
+One uvicorn process (uvloop, httptools when installed, one worker, no access
+log) serving `GET /api/stream-chat?task=...`: by default laraflowai's own app
+(`create_app`) with an agent whose in-process provider yields one text delta
+every `--interval` seconds for `--duration` seconds, one SSE event per delta;
+with `--bare`, a bare Starlette `StreamingResponse` sending the same frames on
+the same schedule, as the reference. Prints `port <n>` once it is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import resource
+import secrets
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from laraflowai import Finished, TextDelta
+from laraflowai._config import Settings
+from laraflowai.providers import ChatRequest, InProcessProvider, register_provider
+from laraflowai.web import create_app
+from laraflowai.wire import Event
+
+DELTA = "tok "
+WARM_UP_TICKS = 3
+
+
+class TickerProvider(InProcessProvider):
+    """One `DELTA` every `interval` seconds, `ticks` times, then Finished."""
+
+    name: ClassVar[str] = "ticker"
+    label: ClassVar[str] = "Ticker"
+    default_model: ClassVar[str] = "ticker-1"
+
+    def __init__(self, *, interval: float, ticks: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.interval = interval
+        self.ticks = ticks
+
+    def iter_events(self, request: ChatRequest) -> Iterator[Event]:
+        for _ in range(self.ticks):
+            time.sleep(self.interval)
+            yield TextDelta(DELTA)
+        yield Finished("stop")
+
+    async def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]:
+        for _ in range(self.ticks):
+            await asyncio.sleep(self.interval)
+            yield TextDelta(DELTA)
+        yield Finished("stop")
+
+
+def ours(interval: float, ticks: int) -> Starlette:
+    def factory(count: int) -> Any:
+        return lambda **kwargs: TickerProvider(interval=interval, ticks=count, **kwargs)
+
+    register_provider("ticker", factory(ticks), replace=True)
+    # Warms the code paths (lazy imports, first allocations) before any figure is read.
+    register_provider("ticker-warmup", factory(WARM_UP_TICKS), replace=True)
+    # Buffer size 1: each provider delta is one SSE event. No cache, so no stream
+    # is replayed or shared. Plain defaults otherwise: no .env or environment.
+    settings = Settings().replace(buffer_size=1, cache_enabled=False)
+    return create_app(settings, provider="ticker", role="Bench", goal="Tick")
+
+
+def bare(interval: float, ticks: int) -> Starlette:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+    async def frames(count: int) -> AsyncIterator[bytes]:
+        stream_id = secrets.token_hex(12)
+        prefix = f"id: {stream_id}-"
+        start = {"type": "start", "stream_id": stream_id, "agent": "Bench", "model": "ticker-1"}
+        yield b"retry: 3000\n\n"
+        yield f"{prefix}0\ndata: {_compact(start)}\n\n".encode()
+        chunk = _compact({"type": "chunk", "chunk": DELTA})
+        for index in range(1, count + 1):
+            await asyncio.sleep(interval)
+            yield f"{prefix}{index}\ndata: {chunk}\n\n".encode()
+        complete = _compact({"type": "complete", "finish_reason": "stop"})
+        yield f"{prefix}{count + 1}\ndata: {complete}\n\n".encode()
+
+    async def stream(request: Request) -> StreamingResponse:
+        count = WARM_UP_TICKS if request.query_params.get("provider") else ticks
+        return StreamingResponse(frames(count), media_type="text/event-stream", headers=headers)
+
+    return Starlette(routes=[Route("/api/stream-chat", stream)])
+
+
+def _compact(payload: dict[str, str]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+async def warm_up(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /api/stream-chat?task=warm&provider=ticker-warmup HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    body = b""
+    while b'"complete"' not in body:
+        data = await reader.read(65536)
+        if not data:
+            raise RuntimeError(f"the warm-up stream ended early: {body[-200:]!r}")
+        body += data
+    writer.close()
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        port = sockets[0].getsockname()[1] if sockets else 0
+        await asyncio.wait_for(warm_up(port), timeout=30)
+        print(f"port {port}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.sse_server", description=__doc__)
+    parser.add_argument("--bare", action="store_true", help="a bare Starlette StreamingResponse")
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between events")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of events")
+    args = parser.parse_args(argv)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ticks = max(1, round(args.duration / args.interval))
+    app = (bare if args.bare else ours)(args.interval, ticks)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    has_httptools = importlib.util.find_spec("httptools") is not None
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools" if has_httptools else "h11",
+        ws="none",
+        workers=1,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        server_header=False,
+        backlog=4096,
+        timeout_graceful_shutdown=1,
+    )
+    _Server(config).run(sockets=[sock])
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
