@@ -166,3 +166,45 @@ class AsyncFlightReader:
             self._left = True
             with contextlib.suppress(Exception):  # e.g. its event loop is already closed
                 self._flight._leave()
+
+
+class DirectAsyncReader:
+    """The one reader of an unshared upstream (the cache is off).
+
+    It reads in the caller's task, the cheapest way, as long as no read has a
+    deadline. Cancelling a read half-way would break the upstream, so the first
+    read with a deadline (a partial chunk waiting for its flush interval) hands
+    the rest of the upstream to a producer task, as a one-reader AsyncFlight.
+    """
+
+    __slots__ = ("_open", "_events", "_rest")
+    cached = False
+
+    def __init__(self, upstream: Callable[[], Awaitable[AsyncIterator[Event]]]) -> None:
+        self._open = upstream
+        self._events: AsyncIterator[Event] | None = None
+        self._rest: AsyncFlightReader | None = None
+
+    async def read(self, timeout: float | None = None) -> Event | None:
+        if self._rest is not None:
+            return await self._rest.read(timeout)
+        if self._events is None:
+            self._events = await self._open()
+        if timeout is None:
+            return await anext(self._events)
+        events = self._events
+
+        async def rest() -> AsyncIterator[Event]:
+            return events
+
+        self._rest = AsyncFlight(rest).join()
+        assert self._rest is not None
+        return await self._rest.read(timeout)
+
+    async def aclose(self) -> None:
+        if self._rest is not None:
+            await self._rest.aclose()
+        elif self._events is not None:
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                await aclose()

@@ -35,12 +35,13 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ._aflight import AsyncFlight, AsyncFlightReader, aiter_list
+from ._aflight import AsyncFlight, AsyncFlightReader, DirectAsyncReader, aiter_list
 from ._flight import Flight, FlightReader
 
 __all__ = [
     "AsyncFlight",
     "AsyncFlightReader",
+    "DirectAsyncReader",
     "Flight",
     "FlightReader",
     "Registry",

@@ -18,6 +18,7 @@ from ..cache import CacheError, Store, decode_events, encode_events, open_store,
 from ..cache.inflight import (
     AsyncFlight,
     AsyncFlightReader,
+    DirectAsyncReader,
     Flight,
     FlightReader,
     Registry,
@@ -83,16 +84,14 @@ def open_reader(
 
 def open_async_reader(
     provider: Provider, request: ChatRequest, settings: Settings, state: StreamState, cache: bool
-) -> AsyncFlightReader:
+) -> AsyncFlightReader | DirectAsyncReader:
     """The async twin of open_reader(), shared on the running event loop."""
 
     async def live() -> AsyncIterator[Event]:
         return aiter_events(provider, request, settings, state.counters)
 
     if not cache:
-        reader = AsyncFlight(live).join()
-        assert reader is not None
-        return reader
+        return DirectAsyncReader(live)
     store = open_store(settings)
     key = request_key(provider, request)
     flights = loop_registry()

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from .._exceptions import ConfigurationError, LaraFlowAIError
-from ..cache.inflight import AsyncFlight, AsyncFlightReader, Flight, FlightReader
+from ..cache.inflight import AsyncFlightReader, DirectAsyncReader, Flight, FlightReader
 from ..wire import Event, ToolCall, Usage
 from ._state import StreamState
 
@@ -84,7 +84,7 @@ class _Common:
     """What both drivers do without I/O."""
 
     _state: StreamState
-    _reader: FlightReader | AsyncFlightReader | None
+    _reader: FlightReader | AsyncFlightReader | DirectAsyncReader | None
 
     def get_stats(self) -> dict[str, Any]:
         self._note_cached()
@@ -300,28 +300,26 @@ class AsyncStreamingResponse(_Common):
 
     def __init__(
         self,
-        open_events: Callable[[], AsyncIterator[Event] | AsyncFlightReader],
+        open_events: Callable[[], AsyncIterator[Event] | AsyncFlightReader | DirectAsyncReader],
         state: StreamState,
         chunk_delay: float = 0,
     ) -> None:
         self._open = open_events
-        self._reader: AsyncFlightReader | None = None
+        self._reader: AsyncFlightReader | DirectAsyncReader | None = None
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
 
-    def _start(self) -> AsyncFlightReader:
+    def _start(self) -> AsyncFlightReader | DirectAsyncReader:
         self._state.start()
         source = self._open()
-        if not isinstance(source, AsyncFlightReader):
+        if not isinstance(source, AsyncFlightReader | DirectAsyncReader):
             events = source
 
             async def opened() -> AsyncIterator[Event]:
                 return events
 
-            joined = AsyncFlight(opened).join()
-            assert joined is not None
-            source = joined
+            source = DirectAsyncReader(opened)
         self._reader = source
         return source
 
