@@ -294,7 +294,11 @@ class Settings:
         """Key, model and base URL of a provider from `<NAME>_API_KEY`, `<NAME>_MODEL`,
         `<NAME>_BASE_URL` (Ollama: `OLLAMA_HOST`, `OLLAMA_MODEL`)."""
         if name == "ollama":
-            return ProviderSettings(None, self.env("OLLAMA_MODEL"), self.env("OLLAMA_HOST"))
+            key = self.env("OLLAMA_API_KEY")
+            remember(key)
+            return ProviderSettings(
+                key, self.env("OLLAMA_MODEL"), self.env("OLLAMA_HOST"), "OLLAMA_API_KEY"
+            )
         if name == "local":
             return ProviderSettings(None, self.env("LARAFLOWAI_LOCAL_MODEL"), None)
         prefix = PROVIDER_ENV.get(name, name.upper())

@@ -332,3 +332,15 @@ def test_builder_streams_split_every_few_bytes_arrive_exactly(
     assert list(response) == PIECES
     assert response.finish_reason == "stop"
     assert response.usage is not None and response.usage.input_tokens
+
+
+def test_ollama_api_key_from_the_environment_is_a_bearer_token(
+    server: ProviderServer, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", KEY)
+    reset_settings()
+    server.enqueue(stream_reply([fixture("ollama/thinking_text_tool.ndjson")]))
+    agent = FlowAI.agent("A", "B", "ollama")
+    assert agent.stream("x", cache=False).get_content() == ANSWER
+    assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert KEY not in repr(agent.provider)

@@ -134,6 +134,7 @@ def _providers(settings: Settings) -> dict[str, dict[str, str]]:
         }
     ollama = settings.provider("ollama")
     result["ollama"] = {
+        "OLLAMA_API_KEY": mask(ollama.api_key),
         "OLLAMA_HOST": ollama.base_url or "(default)",
         "OLLAMA_MODEL": ollama.model or "(default)",
     }

@@ -47,13 +47,7 @@ class OllamaProvider(HTTPProvider):
         # OLLAMA_HOST is often written without a scheme ("127.0.0.1:11434").
         if host and "://" not in host:
             host = f"http://{host}"
-        super().__init__(
-            model=model,
-            api_key=api_key or settings.env("OLLAMA_API_KEY"),
-            base_url=host,
-            settings=settings,
-        )
-        self.key_variable = "OLLAMA_API_KEY"
+        super().__init__(model=model, api_key=api_key, base_url=host, settings=settings)
 
     def build_request(self, request: ChatRequest) -> HTTPRequest:
         options = dict(request.options)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._exceptions import ConfigurationError
 from ..wire.openai import OpenAIChatDecoder
+from ._options import check_number, check_positive_int
 from .base import ChatRequest, HTTPProvider, HTTPRequest
 
 __all__ = [
@@ -41,20 +41,12 @@ class OpenAICompatibleProvider(HTTPProvider):
         include_usage = options.pop("include_usage", True)
         if include_usage:
             body["stream_options"] = {"include_usage": True}
-        max_tokens = options.pop("max_tokens", None)
+        max_tokens = check_positive_int("max_tokens", options.pop("max_tokens", None))
         if max_tokens is not None:
-            if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-                raise ConfigurationError(
-                    f"max_tokens must be a positive whole number, got {max_tokens!r}"
-                )
             body[self.max_tokens_field] = max_tokens
-        for key, value in options.items():
-            bounds = _NUMBER_OPTIONS.get(key)
-            if bounds is not None and value is not None and not _within(value, bounds):
-                raise ConfigurationError(
-                    f"{key} must be a number from {bounds[0]:g} to {bounds[1]:g}, got {value!r}"
-                )
-            body[key] = value
+        for key, (low, high) in _NUMBER_OPTIONS.items():
+            check_number(key, options.get(key), low, high)
+        body.update(options)
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
@@ -65,12 +57,6 @@ class OpenAICompatibleProvider(HTTPProvider):
 
     def new_decoder(self) -> OpenAIChatDecoder:
         return OpenAIChatDecoder()
-
-
-def _within(value: Any, bounds: tuple[float, float]) -> bool:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    return bounds[0] <= value <= bounds[1]
 
 
 class OpenAIProvider(OpenAICompatibleProvider):
