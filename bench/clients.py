@@ -2,20 +2,30 @@
 
 Each client streams from the bench server, first once to warm up, then
 `--repeat` times, and prints one JSON line with its medians. CPU time is this
-process's own (user + system), so the server never counts.
+process's own (user + system), so the server never counts. A cache replay
+client fills its cache before the warm-up and fails if any later stream
+reached the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import importlib
 import json
 import resource
+import shutil
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from laraflowai import Agent
 
 PROMPT = [{"role": "user", "content": "bench"}]
 
@@ -78,13 +88,21 @@ def raw_async(url: str) -> Stream:
     return lambda: loop.run_until_complete(run_async())
 
 
-def _agent(url: str) -> Any:
+def _drain(chunks: Iterable[object]) -> tuple[int, float]:
+    start, first, count = time.perf_counter(), 0.0, 0
+    for _ in chunks:
+        count += 1
+        if count == 1:
+            first = time.perf_counter() - start
+    return count, first
+
+
+def _agent(url: str, **settings: Any) -> Agent:
     from laraflowai import FlowAI
 
-    settings = {"buffer_size": 1}
-    if "cache_enabled" in FlowAI.settings().__dataclass_fields__:
-        settings["cache_enabled"] = False  # every run must reach the server
-    FlowAI.configure(**settings)
+    # Unless a client says otherwise: one chunk per delta, no pacing, and every
+    # stream reaches the server.
+    FlowAI.configure(**{"buffer_size": 1, "chunk_delay": 0, "cache_enabled": False, **settings})
     return FlowAI.agent(
         "Bench", "Stream", "openai", base_url=f"{url}/v1", api_key="sk-bench-0000000000"
     )
@@ -92,16 +110,7 @@ def _agent(url: str) -> Any:
 
 def agent_stream(url: str) -> Stream:
     agent = _agent(url)
-
-    def run() -> tuple[int, float]:
-        start, first, count = time.perf_counter(), 0.0, 0
-        for _ in agent.stream("bench"):
-            count += 1
-            if count == 1:
-                first = time.perf_counter() - start
-        return count, first
-
-    return run
+    return lambda: _drain(agent.stream("bench"))
 
 
 def agent_astream(url: str) -> Stream:
@@ -125,7 +134,7 @@ def crew_stream(url: str) -> Stream:
     agent = _agent(url)
 
     def run() -> tuple[int, float]:
-        crew = FlowAI.crew().add_agent(agent).add_task(FlowAI.task("bench"))  # type: ignore[attr-defined]
+        crew = FlowAI.crew().add_agent(agent).add_task(FlowAI.task("bench"))
         start, first, count = time.perf_counter(), 0.0, 0
         for event in crew.stream():
             if event["is_streaming"] and not event["is_complete"] and event["chunk"]:
@@ -137,14 +146,62 @@ def crew_stream(url: str) -> Stream:
     return run
 
 
+def _replay(url: str, store: str) -> Stream:
+    folder = tempfile.mkdtemp(prefix="laraflowai-bench-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    agent = _agent(
+        url,
+        cache_enabled=True,
+        cache_store=store,
+        cache_path=str(Path(folder) / "streams.db"),
+        cache_ttl=3600,
+    )
+
+    def run() -> tuple[int, float]:
+        with agent.stream("bench") as response:
+            count, first = _drain(response)
+            if not response.get_stats()["cached"]:
+                raise RuntimeError(f"the stream was not replayed from the {store} cache")
+        return count, first
+
+    with agent.stream("bench") as response:
+        _drain(response)  # fills the cache: the one stream that reaches the server
+    return run
+
+
+def cache_replay(url: str) -> Stream:
+    return _replay(url, "sqlite")
+
+
+def cache_replay_memory(url: str) -> Stream:
+    return _replay(url, "memory")
+
+
+def shaping(url: str) -> Stream:
+    """Counts provider chunks (one output token each on the bench server), so
+    its cost per chunk compares with the raw client's."""
+    agent = _agent(url, buffer_size=10, max_chunk_size=1000)
+
+    def run() -> tuple[int, float]:
+        with agent.stream("bench") as response:
+            chunks, first = _drain(response)
+            deltas = response.usage.output_tokens if response.usage else None
+        if not deltas or chunks >= deltas:
+            raise RuntimeError(f"{chunks} chunks from {deltas} provider chunks were not coalesced")
+        return deltas, first
+
+    return run
+
+
 def openai_sdk(url: str) -> Stream:
     import openai
 
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-bench", max_retries=0)
+    # Any: the peers' own types change with their versions, and are not what is measured here.
+    client: Any = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-bench", max_retries=0)
 
     def run() -> tuple[int, float]:
         start, first, count = time.perf_counter(), 0.0, 0
-        stream = client.chat.completions.create(model="bench", messages=PROMPT, stream=True)  # type: ignore[arg-type]
+        stream = client.chat.completions.create(model="bench", messages=PROMPT, stream=True)
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 count += 1
@@ -158,7 +215,7 @@ def openai_sdk(url: str) -> Stream:
 def anthropic_sdk(url: str) -> Stream:
     import anthropic
 
-    client = anthropic.Anthropic(base_url=url, api_key="sk-bench", max_retries=0)
+    client: Any = anthropic.Anthropic(base_url=url, api_key="sk-bench", max_retries=0)
 
     def run() -> tuple[int, float]:
         start, first, count = time.perf_counter(), 0.0, 0
@@ -166,7 +223,7 @@ def anthropic_sdk(url: str) -> Stream:
             model="bench",
             max_tokens=10,
             messages=PROMPT,
-            stream=True,  # type: ignore[arg-type]
+            stream=True,
         )
         for event in stream:
             if event.type == "content_block_delta" and event.delta.type == "text_delta":
@@ -179,7 +236,7 @@ def anthropic_sdk(url: str) -> Stream:
 
 
 def litellm_sdk(url: str) -> Stream:
-    import litellm
+    litellm: Any = importlib.import_module("litellm")
 
     def run() -> tuple[int, float]:
         start, first, count = time.perf_counter(), 0.0, 0
@@ -202,10 +259,21 @@ CLIENTS: dict[str, Callable[[str], Stream]] = {
     "agent_stream": agent_stream,
     "agent_astream": agent_astream,
     "crew_stream": crew_stream,
+    "cache_replay": cache_replay,
+    "cache_replay_memory": cache_replay_memory,
+    "shaping": shaping,
     "openai": openai_sdk,
     "anthropic": anthropic_sdk,
     "litellm": litellm_sdk,
 }
+REPLAYS = {"cache_replay", "cache_replay_memory"}
+
+
+def _served(url: str) -> int:
+    """How many streams the bench server has answered so far."""
+    import httpx
+
+    return int(httpx.get(f"{url}/requests", timeout=10).json()["streams"])
 
 
 def main() -> None:
@@ -219,6 +287,7 @@ def main() -> None:
     except ImportError as exc:
         print(json.dumps({"unavailable": str(exc)}))
         return
+    served = _served(args.url)
     chunks, _ = run()  # warm-up: imports, connection pool, code paths
     cpu, wall, ttfc = [], [], []
     for _ in range(args.repeat):
@@ -227,6 +296,9 @@ def main() -> None:
         wall.append((time.perf_counter() - wall_start) / max(chunks, 1) * 1e6)
         cpu.append((_cpu() - cpu_start) / max(chunks, 1) * 1e6)
         ttfc.append(first * 1e3)
+    served = _served(args.url) - served
+    if args.client in REPLAYS and served:
+        sys.exit(f"{args.client}: {served} of its replays reached the server")
     print(
         json.dumps(
             {
@@ -234,6 +306,7 @@ def main() -> None:
                 "cpu_us_per_chunk": statistics.median(cpu),
                 "wall_us_per_chunk": statistics.median(wall),
                 "ttfc_ms": statistics.median(ttfc),
+                "server_requests": served,
             }
         )
     )

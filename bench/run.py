@@ -1,11 +1,14 @@
-"""`bench/run [--quick] [--json PATH]`: our streaming path against a raw client
-and the peers, interleaved (A B C A B C ...) so machine drift cancels, each
-client in its own process; then the SSE endpoint end to end (bench/sse.py).
+"""`bench/run [--quick] [--only stream|sse] [--json PATH]`: our streaming path
+against a raw client and the peers, interleaved (A B C A B C ...) so machine
+drift cancels, each client in its own process, with a replay from the stream
+cache and the shaping path among them (the "stream" part); then the SSE
+endpoint end to end (the "sse" part, bench/sse.py).
 
 Results are ratios to the raw baseline of the same run (httpx + httpx-sse +
 json.loads per event), never absolute pass/fail figures; the SSE part reports
 the largest number of streams one server process holds under the strict
 criterion, for ours and a bare Starlette reference measured in the same run.
+A part that did not run reports None for its figures.
 """
 
 from __future__ import annotations
@@ -21,14 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from . import sse
+from .clients import REPLAYS
 from .server import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("stream", "sse")
 STREAM_CLIENTS = [
     "raw_sync", "raw_async", "agent_stream", "agent_astream", "crew_stream",
-    "openai", "anthropic", "litellm",
+    "cache_replay", "cache_replay_memory", "shaping", "openai", "anthropic", "litellm",
 ]  # fmt: skip
+TTFC_CLIENTS = ["raw_sync", "agent_stream", "raw_async", "agent_astream"]
 PEERS = ["openai", "anthropic", "litellm"]
+SSE_FIGURES = [
+    "sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
+    "sse_bare_strict_clients", "sse_bare_cpu_us_per_event", "sse_bare_kib_per_stream",
+]  # fmt: skip
 
 
 def _client(name: str, url: str, repeat: int) -> dict[str, Any]:
@@ -56,14 +66,42 @@ def _ratio(ours: float | None, base: float | None) -> float | None:
     return None if ours is None or not base else ours / base
 
 
+def _added(ours: float | None, base: float | None) -> float | None:
+    return None if ours is None or base is None else ours - base
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--only", choices=PARTS, help="run one part (default: both)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    chunks, rounds, repeat, ttfc_streams = (2000, 1, 1, 10) if args.quick else (20000, 5, 3, 200)
-    server = start_server()
+    parts = PARTS if args.only is None else (args.only,)
     started = time.time()
+    results: dict[str, Any] = {"parts": list(parts)}
+    if "stream" in parts:
+        results.update(_stream_part(args.quick))
+    else:
+        results.update(chunks=None, rounds=None, **_stream_figures({}, {}))
+    if "sse" in parts:
+        results.update(_sse_part(args.quick))
+    else:
+        results.update(dict.fromkeys(SSE_FIGURES))
+    results["seconds"] = round(time.time() - started, 1)
+    if "stream" in parts:
+        _print_stream(results)
+    if "sse" in parts:
+        _print_sse(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def _stream_part(quick: bool) -> dict[str, Any]:
+    """Parts 1, 2 and 4: cost per chunk of every client, interleaved, then the
+    time added to the first chunk of a short stream."""
+    chunks, rounds, repeat, ttfc_streams = (2000, 1, 1, 10) if quick else (20000, 5, 3, 200)
+    server = start_server()
     try:
         stream_url = f"{server.url}/n/{chunks}"
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_CLIENTS}
@@ -71,43 +109,44 @@ def main(argv: list[str] | None = None) -> int:
             for name in STREAM_CLIENTS:
                 rows[name].append(_client(name, stream_url, repeat))
         short_url = f"{server.url}/n/5"
-        ttfc: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(2 if not args.quick else 1):
-            for name in ("raw_sync", "agent_stream", "raw_async", "agent_astream"):
-                ttfc.setdefault(name, []).append(_client(name, short_url, ttfc_streams))
+        ttfc: dict[str, list[dict[str, Any]]] = {name: [] for name in TTFC_CLIENTS}
+        for _ in range(1 if quick else 2):
+            for name in TTFC_CLIENTS:
+                ttfc[name].append(_client(name, short_url, ttfc_streams))
     finally:
         server.stop()
-    sse_figures = _sse_part(args.quick)
+    return {"chunks": chunks, "rounds": rounds, **_stream_figures(rows, ttfc)}
 
-    cpu = {name: _median(rows[name], "cpu_us_per_chunk") for name in STREAM_CLIENTS}
-    wall = {name: _median(rows[name], "wall_us_per_chunk") for name in STREAM_CLIENTS}
-    first = {name: _median(ttfc[name], "ttfc_ms") for name in ttfc}
-    results: dict[str, Any] = {
-        "chunks": chunks,
-        "rounds": rounds,
-        "raw_sync_cpu_us_per_chunk": cpu["raw_sync"],
+
+def _stream_figures(
+    rows: dict[str, list[dict[str, Any]]], ttfc: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    cpu = {name: _median(rows.get(name, []), "cpu_us_per_chunk") for name in STREAM_CLIENTS}
+    wall = {name: _median(rows.get(name, []), "wall_us_per_chunk") for name in STREAM_CLIENTS}
+    first = {name: _median(ttfc.get(name, []), "ttfc_ms") for name in TTFC_CLIENTS}
+    base = cpu["raw_sync"]
+    # The server is never the bottleneck if it can feed chunks faster than the
+    # fastest client consumes them: the fastest client's wall time per chunk
+    # bounds it from below. Replays never reach it, so they do not count.
+    fastest = min(
+        (value for name, value in wall.items() if value and name not in REPLAYS), default=None
+    )
+    return {
+        "raw_sync_cpu_us_per_chunk": base,
         "raw_async_cpu_us_per_chunk": cpu["raw_async"],
-        "agent_stream_cpu_ratio": _ratio(cpu["agent_stream"], cpu["raw_sync"]),
+        "agent_stream_cpu_ratio": _ratio(cpu["agent_stream"], base),
         "agent_astream_cpu_ratio": _ratio(cpu["agent_astream"], cpu["raw_async"]),
-        "crew_stream_cpu_ratio": _ratio(cpu["crew_stream"], cpu["raw_sync"]),
-        "ttfc_added_ms": (
-            None
-            if first.get("agent_stream") is None or first.get("raw_sync") is None
-            else first["agent_stream"] - first["raw_sync"]
-        ),
-        "ttfc_added_async_ms": (
-            None
-            if first.get("agent_astream") is None or first.get("raw_async") is None
-            else first["agent_astream"] - first["raw_async"]
-        ),
-        "server_ceiling_chunks_per_s": None,
-        "sse_strict_clients": None,
-        "sse_cpu_us_per_event": None,
-        "sse_kib_per_stream": None,
-        "sse_bare_strict_clients": None,
-        "sse_bare_cpu_us_per_event": None,
-        "sse_bare_kib_per_stream": None,
-        "cache_replay_us_per_chunk": None,
+        "crew_stream_cpu_ratio": _ratio(cpu["crew_stream"], base),
+        "ttfc_added_ms": _added(first["agent_stream"], first["raw_sync"]),
+        "ttfc_added_async_ms": _added(first["agent_astream"], first["raw_async"]),
+        "server_ceiling_chunks_per_s": None if not fastest else 1e6 / fastest,
+        "cache_replay_us_per_chunk": cpu["cache_replay"],
+        "cache_replay_cpu_ratio": _ratio(cpu["cache_replay"], base),
+        "cache_replay_memory_us_per_chunk": cpu["cache_replay_memory"],
+        "cache_replay_memory_cpu_ratio": _ratio(cpu["cache_replay_memory"], base),
+        "shaping_us_per_provider_chunk": cpu["shaping"],
+        "shaping_cpu_ratio": _ratio(cpu["shaping"], base),
+        **{f"{peer}_cpu_ratio": _ratio(cpu[peer], base) for peer in PEERS},
         "per_client": {
             name: {"cpu_us_per_chunk": cpu[name], "wall_us_per_chunk": wall[name]}
             for name in STREAM_CLIENTS
@@ -115,23 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         "unavailable": {
             name: rows[name][0].get("unavailable") or rows[name][0].get("error")
             for name in STREAM_CLIENTS
-            if cpu[name] is None
+            if cpu[name] is None and rows.get(name)
         },
-        "seconds": None,
     }
-    for peer in PEERS:
-        results[f"{peer}_cpu_ratio"] = _ratio(cpu[peer], cpu["raw_sync"])
-    # The server is never the bottleneck if it can feed chunks faster than the
-    # fastest client consumes them: the fastest client's wall time per chunk
-    # bounds it from below.
-    fastest = min((value for value in wall.values() if value), default=None)
-    results["server_ceiling_chunks_per_s"] = None if not fastest else 1e6 / fastest
-    results.update(sse_figures)
-    results["seconds"] = round(time.time() - started, 1)
-    _print_table(results, cpu, wall)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
 
 
 def _sse_part(quick: bool) -> dict[str, Any]:
@@ -144,22 +169,29 @@ def _sse_part(quick: bool) -> dict[str, Any]:
         return {"sse": {"error": str(error)}}
 
 
-def _print_table(results: dict[str, Any], cpu: dict[str, Any], wall: dict[str, Any]) -> None:
-    base = cpu["raw_sync"]
+def _print_stream(results: dict[str, Any]) -> None:
+    clients = results["per_client"]
     print(f"{results['chunks']} chunks per stream, {results['rounds']} interleaved rounds")
-    print(f"{'client':<16} {'cpu µs/chunk':>13} {'wall µs/chunk':>14} {'cpu ratio':>10}")
+    print(f"{'client':<20} {'cpu µs/chunk':>13} {'wall µs/chunk':>14} {'cpu ratio':>10}")
     for name in STREAM_CLIENTS:
-        if cpu[name] is None:
-            print(f"{name:<16} {'-':>13} {'-':>14} {'-':>10}  ({results['unavailable'][name]})")
+        cpu, wall = clients[name]["cpu_us_per_chunk"], clients[name]["wall_us_per_chunk"]
+        if cpu is None:
+            print(f"{name:<20} {'-':>13} {'-':>14} {'-':>10}  ({results['unavailable'][name]})")
             continue
-        baseline = cpu["raw_async"] if name == "agent_astream" else base
-        ratio = cpu[name] / baseline if baseline else float("nan")
-        print(f"{name:<16} {cpu[name]:>13.2f} {wall[name]:>14.2f} {ratio:>9.2f}x")
+        base = clients["raw_async" if name == "agent_astream" else "raw_sync"]["cpu_us_per_chunk"]
+        ratio = cpu / base if base else float("nan")
+        print(f"{name:<20} {cpu:>13.2f} {wall:>14.2f} {ratio:>9.2f}x")
+    print(
+        "cache_replay*: agent.stream() replayed from the sqlite / memory cache, no request;"
+        " shaping: buffer_size 10, max_chunk_size 1000, per provider chunk"
+    )
     print(f"time to first chunk added (sync):  {_fmt(results['ttfc_added_ms'])} ms")
     print(f"time to first chunk added (async): {_fmt(results['ttfc_added_async_ms'])} ms")
     print(f"server ceiling: >= {_fmt(results['server_ceiling_chunks_per_s'], 0)} chunks/s")
-    _print_sse(results)
-    print(f"cache_replay_us_per_chunk: {_fmt(results['cache_replay_us_per_chunk'])}")
+    for key in ("cache_replay_us_per_chunk", "cache_replay_cpu_ratio",
+                "cache_replay_memory_us_per_chunk", "cache_replay_memory_cpu_ratio",
+                "shaping_us_per_provider_chunk", "shaping_cpu_ratio"):  # fmt: skip
+        print(f"{key}: {_fmt(results[key], 2)}")
 
 
 def _print_sse(results: dict[str, Any]) -> None:
@@ -172,18 +204,17 @@ def _print_sse(results: dict[str, Any]) -> None:
         f"SSE end to end: one event every {shape['interval'] * 1e3:g} ms for "
         f"{shape['duration']:g} s per stream; strict = p99 gap < {rule['p99_gap_ms_below']:g} ms,"
         f" p99 first event < {rule['p99_first_ms_below']:g} ms,"
-        f" delivered >= {rule['delivered_at_least']:.0%}"
+        f" delivered >= {rule['delivered_at_least']:.0%},"
+        f" streams completed >= {rule['completed_at_least']:.0%}"
     )
     print(
-        f"{'mode':<5} {'N':>5} {'pass':>5} {'p99 gap':>8} {'p99 1st':>8} {'deliv':>6} "
+        f"{'mode':<5} {'N':>5} {'pass':>5} {'p99 gap':>8} {'p99 1st':>8} {'deliv':>6} {'done':>6} "
         f"{'srv µs/ev':>9} {'srv cpu':>8} {'KiB peak':>8} {'KiB open':>8} {'cli cpu':>8} "
         f"{'cli lag':>8} {'load':>5}"
     )
     for row in part["trials"]:
         print(_trial_line(row))
-    for key in ("sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
-                "sse_bare_strict_clients", "sse_bare_cpu_us_per_event",
-                "sse_bare_kib_per_stream"):  # fmt: skip
+    for key in SSE_FIGURES:
         print(f"{key}: {_fmt(results.get(key), 0 if key.endswith('clients') else 1)}")
     before, after = part["load_avg_before"][0], part["load_avg_after"][0]
     print(
@@ -204,7 +235,8 @@ def _trial_line(row: dict[str, Any]) -> str:
         return f"{head}  ({row['error']})"
     return (
         f"{head} {_fmt(row['p99_gap_ms'], 1):>8} {_fmt(row['p99_first_ms'], 0):>8} "
-        f"{row['delivered']:>6.1%} {_fmt(row['server_cpu_us_per_event'], 1):>9} "
+        f"{row['delivered']:>6.1%} {row['completed_share']:>6.1%} "
+        f"{_fmt(row['server_cpu_us_per_event'], 1):>9} "
         f"{row['server_cpu_share']:>8.0%} {row['kib_per_stream']:>8.1f} "
         f"{_fmt(row['kib_per_stream_early'], 1):>8} "
         f"{row['cpu_share']:>8.0%} {_fmt(row['loop_lag_p99_ms'], 1):>8} {row['load_avg_1m']:>5.2f}"

@@ -1,7 +1,9 @@
 """The bench's provider server: the tests' ProviderServer, answering
 `/n/<count>/v1/chat/completions` (OpenAI format) and `/n/<count>/v1/messages`
 (Anthropic format) with a stream of `<count>` text deltas, pre-built once and
-written in 16 KiB pieces as a real socket would deliver them."""
+written in 16 KiB pieces as a real socket would deliver them. `/n/<count>/requests`
+answers how many streams it has served, so a client can prove that a replay from
+the cache never reached it."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from tests.servers import (
     Reply,
     Write,
     anthropic_events,
+    json_reply,
     openai_chunks,
 )
 
 _PATH = re.compile(r"^/n/(\d+)/v1/(chat/completions|messages)$")
+_COUNT = re.compile(r"^/n/\d+/requests$")
 _PIECE = 16 * 1024
 
 
@@ -33,15 +37,20 @@ def _body(count: int, kind: str) -> tuple[bytes, ...]:
     return tuple(data[start : start + _PIECE] for start in range(0, len(data), _PIECE))
 
 
-def _reply(request: RecordedRequest) -> Reply:
-    match = _PATH.match(request.path)
-    if match is None:
-        return Reply(status=404, steps=[Write(b'{"error": {"message": "unknown bench path"}}')])
-    pieces = _body(int(match.group(1)), match.group(2).split("/")[-1])
-    return Reply(steps=[Write(piece) for piece in pieces])
-
-
 def start_server() -> ProviderServer:
     server = ProviderServer().start()
-    server.set_handler(_reply)
+    served = 0  # only the server's own thread reads and writes it
+
+    def reply(request: RecordedRequest) -> Reply:
+        nonlocal served
+        if _COUNT.match(request.path):
+            return json_reply({"streams": served})
+        match = _PATH.match(request.path)
+        if match is None:
+            return Reply(status=404, steps=[Write(b'{"error": {"message": "unknown bench path"}}')])
+        served += 1
+        pieces = _body(int(match.group(1)), match.group(2).split("/")[-1])
+        return Reply(steps=[Write(piece) for piece in pieces])
+
+    server.set_handler(reply)
     return server

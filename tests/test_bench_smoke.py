@@ -7,43 +7,70 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {
+STREAM_KEYS = {
+    "raw_sync_cpu_us_per_chunk",
     "agent_stream_cpu_ratio",
     "agent_astream_cpu_ratio",
     "crew_stream_cpu_ratio",
     "ttfc_added_ms",
+    "ttfc_added_async_ms",
+    "server_ceiling_chunks_per_s",
+    "cache_replay_us_per_chunk",
+    "cache_replay_cpu_ratio",
+    "cache_replay_memory_us_per_chunk",
+    "shaping_us_per_provider_chunk",
+    "shaping_cpu_ratio",
+    "openai_cpu_ratio",
+    "anthropic_cpu_ratio",
+}
+SSE_KEYS = {
     "sse_strict_clients",
     "sse_cpu_us_per_event",
     "sse_kib_per_stream",
     "sse_bare_strict_clients",
     "sse_bare_cpu_us_per_event",
     "sse_bare_kib_per_stream",
-    "cache_replay_us_per_chunk",
-    "openai_cpu_ratio",
-    "anthropic_cpu_ratio",
 }
 
 
-def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--json", str(output)],
+        [sys.executable, "-m", "bench.run", "--quick", *args, "--json", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "agent_stream" in result.stdout
-    figures = json.loads(output.read_text())
-    assert set(figures) >= KEYS
-    assert figures["agent_stream_cpu_ratio"] > 0
-    assert figures["agent_astream_cpu_ratio"] > 0
+    return result.stdout, json.loads(output.read_text())
+
+
+def _numbers(figures: dict[str, Any], keys: set[str]) -> None:
+    missing = {key for key in keys if not isinstance(figures.get(key), int | float)}
+    assert not missing, {key: figures.get(key) for key in missing}
+
+
+def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+    stdout, figures = _bench(tmp_path)
+    assert "agent_stream" in stdout and "cache_replay" in stdout
+    assert figures["parts"] == ["stream", "sse"]
+    _numbers(figures, STREAM_KEYS | SSE_KEYS)
     assert figures["per_client"]["raw_sync"]["cpu_us_per_chunk"] > 0
     # The SSE part ran end to end (a server and a load client); whether N passed is
     # the machine's business, so only the figures' presence is checked.
     assert isinstance(figures["sse_strict_clients"], int)
+    assert figures["sse"]["criterion"]["completed_at_least"] == 0.99
     assert figures["sse"]["trials"], figures["sse"]
     assert all("error" not in trial for trial in figures["sse"]["trials"])
+
+
+def test_quick_bench_runs_one_part(tmp_path: Path) -> None:
+    stdout, figures = _bench(tmp_path, "--only", "sse")
+    assert "agent_stream" not in stdout
+    assert figures["parts"] == ["sse"]
+    _numbers(figures, SSE_KEYS)
+    assert all(figures[key] is None for key in STREAM_KEYS)
