@@ -212,3 +212,17 @@ def test_head_never_starts_a_stream(
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream"
     assert server.request_count == 0
+
+
+def test_requests_of_one_shape_share_an_agent_until_the_settings_change() -> None:
+    from laraflowai._config import configure
+    from laraflowai.web._requests import ChatConfig, build_agent
+
+    chat = ChatConfig(provider="openai", api_key=API_KEY)  # the global settings
+    first = build_agent(chat, role="Poet", model="gpt-a")
+    assert build_agent(chat, role="Poet", model="gpt-a") is first
+    assert build_agent(chat, role="Poet", model="gpt-b") is not first
+    assert build_agent(chat, role="Critic", model="gpt-a").role == "Critic"
+    configure(max_retries=0)
+    again = build_agent(chat, role="Poet", model="gpt-a")
+    assert again is not first and again.settings.max_retries == 0

@@ -8,6 +8,7 @@ from .base import (
     StreamStatus,
     Subscription,
     UnknownStreamError,
+    Writer,
 )
 from .memory import MemoryStreamRegistry
 from .sources import crew_events, public_error, response_events
@@ -20,6 +21,7 @@ __all__ = [
     "StreamStatus",
     "Subscription",
     "UnknownStreamError",
+    "Writer",
     "crew_events",
     "public_error",
     "response_events",

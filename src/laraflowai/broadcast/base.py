@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
 from .._exceptions import LaraFlowAIError
-
-try:  # about 3x faster than json.dumps; a dependency, but the stdlib will do
-    import orjson as _orjson
-except ImportError:  # pragma: no cover
-    _orjson = None  # type: ignore[assignment]
 
 __all__ = [
     "StreamEntry",
@@ -32,22 +27,17 @@ __all__ = [
     "StreamStatus",
     "Subscription",
     "UnknownStreamError",
-    "encode_payload",
+    "Writer",
 ]
 
 StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
+# write(index of the first, their JSON payloads): how a listener takes events.
+Writer = Callable[[int, list[bytes]], Coroutine[Any, Any, None]]
 
 
 class UnknownStreamError(LaraFlowAIError, LookupError):
     """No stream has this id: it never existed, or its retention window ended."""
-
-
-def encode_payload(payload: Mapping[str, Any]) -> str:
-    """Compact JSON, encoded once per event whatever the number of listeners."""
-    if _orjson is not None:
-        return _orjson.dumps(payload).decode()
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +46,7 @@ class StreamEntry:
 
     index: int
     type: str
-    data: str
-    time: float  # wall-clock seconds (time.time()) when it was appended
+    data: bytes
 
     def payload(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.data)
@@ -102,6 +91,13 @@ class Subscription(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Detach from the stream (idempotent)."""
+
+    async def pipe(self, write: Writer) -> None:
+        """Hand every entry from the cursor to `write` until the stream ends or
+        this subscription is closed (which makes `pipe` return at once). An
+        error raised by `write` ends the piping and propagates."""
+        while batch := await self.next():
+            await write(batch[0].index, [entry.data for entry in batch])
 
     async def __aiter__(self) -> AsyncIterator[StreamEntry]:
         while batch := await self.next():

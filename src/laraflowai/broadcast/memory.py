@@ -1,9 +1,12 @@
 """The in-process stream registry: streams live in this process's memory.
 
-Each stream is a list of entries plus an `asyncio.Event` that is swapped for a
-fresh one on every append, so any number of listeners wait on it and each
-wakes once per change. All of it belongs to one event loop: call it from the
-loop that serves your app.
+Each stream is a compact event log (`_log.py`). A listener that pipes the
+stream to a connection (`Subscription.pipe`) is written to from the
+producer's own task as each event is appended, with no task switch while its
+socket takes the bytes at once; one whose socket is full catches up from the
+log in a task of its own, without holding up the producer or the others.
+Listeners that read with `next()` wait on a future resolved by the append.
+All of it belongs to one event loop: call it from the loop that serves your app.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from ._eager import run_eagerly
+from ._log import EventLog
 from .base import (
     TERMINAL_TYPES,
     StreamEntry,
@@ -23,7 +28,7 @@ from .base import (
     StreamStatus,
     Subscription,
     UnknownStreamError,
-    encode_payload,
+    Writer,
 )
 
 __all__ = ["MemoryStreamRegistry"]
@@ -41,15 +46,15 @@ _STATUS_BY_REASON: dict[str, StreamStatus] = {
 
 class _Stream:
     __slots__ = (
-        "id", "log", "changed", "waiting", "listeners", "task", "status", "cancel_reason",
+        "id", "log", "waiters", "pipes", "listeners", "task", "status", "cancel_reason",
         "started_at", "ended_at", "grace_timer", "expiry_timer",
     )  # fmt: skip
 
     def __init__(self, stream_id: str) -> None:
         self.id = stream_id
-        self.log: list[StreamEntry] = []
-        self.changed = asyncio.Event()
-        self.waiting = 0
+        self.log = EventLog()
+        self.waiters: list[asyncio.Future[None]] = []
+        self.pipes: list[_MemorySubscription] = []
         self.listeners = 0
         self.task: asyncio.Task[None] | None = None
         self.status: StreamStatus = "running"
@@ -61,7 +66,9 @@ class _Stream:
 
 
 class _MemorySubscription(Subscription):
-    __slots__ = ("stream_id", "_registry", "_stream", "_cursor", "_closed")
+    __slots__ = (
+        "stream_id", "_registry", "_stream", "_cursor", "_closed", "_write", "_writing", "_piped",
+    )  # fmt: skip
 
     def __init__(self, registry: MemoryStreamRegistry, stream: _Stream, cursor: int) -> None:
         self.stream_id = stream.id
@@ -69,6 +76,9 @@ class _MemorySubscription(Subscription):
         self._stream = stream
         self._cursor = cursor
         self._closed = False
+        self._write: Writer | None = None
+        self._writing: asyncio.Future[None] | None = None  # a write that had to wait
+        self._piped: asyncio.Future[None] | None = None  # what pipe() awaits
 
     @property
     def cursor(self) -> int:
@@ -83,22 +93,78 @@ class _MemorySubscription(Subscription):
         stream = self._stream
         while not self._closed:
             log = stream.log
-            if self._cursor < len(log):
-                batch = log[self._cursor :]
-                self._cursor = len(log)
-                return batch
+            start, end = self._cursor, len(log)
+            if start < end:
+                self._cursor = end
+                return [StreamEntry(i, log.kind(i), log.payload(i)) for i in range(start, end)]
             if stream.status != "running":
                 return []
-            stream.waiting += 1
+            waiter = asyncio.get_running_loop().create_future()
+            stream.waiters.append(waiter)
             try:
-                await stream.changed.wait()
+                await waiter
             finally:
-                stream.waiting -= 1
+                if not waiter.done():  # cancelled: forget it
+                    stream.waiters.remove(waiter)
         return []
+
+    async def pipe(self, write: Writer) -> None:
+        if self._piped is not None:
+            raise RuntimeError("this subscription is already being piped")
+        self._write = write
+        self._piped = asyncio.get_running_loop().create_future()
+        self._stream.pipes.append(self)
+        try:
+            self._flush()
+            await self._piped
+        finally:
+            self._release()
+            if self._writing is not None:
+                self._writing.cancel()
+
+    def _flush(self) -> None:
+        """Write whatever the listener has not had yet, in place while the
+        socket takes it; called on subscribe and after every append."""
+        stream, write, piped = self._stream, self._write, self._piped
+        assert write is not None and piped is not None
+        while self._writing is None and not piped.done():
+            start, end = self._cursor, len(stream.log)
+            if start >= end:
+                if stream.status != "running" or self._closed:
+                    piped.set_result(None)
+                return
+            self._cursor = end
+            try:
+                self._writing = run_eagerly(write(start, stream.log.payloads(start, end)))
+            except Exception as error:  # the connection is gone: this listener is done
+                piped.set_exception(error)
+                return
+            if self._writing is not None:
+                self._writing.add_done_callback(self._written)
+
+    def _written(self, writing: asyncio.Future[None]) -> None:
+        self._writing = None
+        piped = self._piped
+        if piped is None or piped.done():
+            return
+        if writing.cancelled():
+            piped.cancel()
+        elif (error := writing.exception()) is not None:
+            piped.set_exception(error)
+        else:
+            self._flush()
+
+    def _release(self) -> None:
+        pipes = self._stream.pipes
+        if self in pipes:
+            pipes.remove(self)
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            self._release()
+            if self._piped is not None and not self._piped.done():
+                self._piped.set_result(None)
             self._registry._detach(self._stream)
 
     def __repr__(self) -> str:
@@ -222,10 +288,7 @@ class MemoryStreamRegistry(StreamRegistry):
                 await aclose()
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any]) -> None:
-        kind = payload.get("type")
-        if not isinstance(kind, str):
-            raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
-        stream.log.append(StreamEntry(len(stream.log), kind, encode_payload(payload), time.time()))
+        kind = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
             if kind == "error":
                 status: StreamStatus = "error"
@@ -234,9 +297,13 @@ class MemoryStreamRegistry(StreamRegistry):
             else:
                 status = "complete"
             self._end(stream, status)
-        if stream.waiting:
-            event, stream.changed = stream.changed, asyncio.Event()
-            event.set()
+        if stream.waiters:
+            waiters, stream.waiters = stream.waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        for pipe in tuple(stream.pipes):
+            pipe._flush()
 
     def _finalize(self, stream: _Stream) -> None:
         """Give a stream whose producer is over its last event, if it has none."""

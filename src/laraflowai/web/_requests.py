@@ -24,6 +24,7 @@ MAX_FIELD = 1000  # characters of a role, goal, provider, model or agent name
 MAX_AGENTS = 10
 MAX_TASKS = 20
 MAX_SPEC_BYTES = 64 * 1024
+_MAX_AGENTS_KEPT = 64
 _AGENT_KEYS = frozenset({"name", "role", "goal", "provider", "model"})
 _TASK_KEYS = frozenset({"description", "agent", "context"})
 _CREW_KEYS = frozenset({"agents", "tasks", "mode", "max_parallel_tasks"})
@@ -53,6 +54,10 @@ class ChatConfig:
     base_url: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     settings: Settings | None = None
+    # Agents hold no state of a request: one per shape serves every request of that shape.
+    _agents: dict[tuple[Any, ...], tuple[Settings, Agent]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
 
 def _text(value: Any, name: str, limit: int = MAX_FIELD) -> str | None:
@@ -100,8 +105,13 @@ def build_agent(
         available = ", ".join(provider_names())
         raise BadInput(f"unknown provider {wanted!r}; available: {available}", f"{where}provider")
     own = name == default
+    # Settings are part of the key: FlowAI.configure() makes a new object.
+    key = (role, goal, name, model, id(settings))
+    kept = chat._agents.get(key)
+    if kept is not None and kept[0] is settings:
+        return kept[1]
     try:
-        return Agent(
+        agent = Agent(
             role or chat.role,
             goal or chat.goal,
             name,
@@ -113,6 +123,10 @@ def build_agent(
         )
     except ConfigurationError as error:
         raise BadInput(error.message, f"{where}provider") from None
+    if len(chat._agents) >= _MAX_AGENTS_KEPT:
+        del chat._agents[next(iter(chat._agents))]
+    chat._agents[key] = (settings, agent)
+    return agent
 
 
 def build_crew(raw: str | bytes, chat: ChatConfig, web: WebSettings) -> Crew:

@@ -19,7 +19,7 @@ A crew's events after `start` also carry `task_index` and `agent`, with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -37,7 +37,7 @@ from ..broadcast import (
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
 from ._settings import WebSettings
 from .auth import SESSION_COOKIE, session_value, token_matches
-from .sse import EventStreamResponse
+from .sse import SubscriptionResponse
 
 __all__ = ["ChatConfig", "StreamRoutes", "error_response", "parse_event_id"]
 
@@ -237,9 +237,9 @@ class StreamRoutes:
 
     def _event_stream(
         self, subscription: Subscription, headers: Mapping[str, str] | None = None
-    ) -> EventStreamResponse:
-        return EventStreamResponse(
-            _frames(subscription),
+    ) -> SubscriptionResponse:
+        return SubscriptionResponse(
+            subscription,
             retry=self.web.retry_ms,
             keep_alive=self.web.keep_alive,
             headers=headers,
@@ -251,14 +251,3 @@ class StreamRoutes:
             "not_found",
             "SSE streaming is turned off on this server (LARAFLOWAI_SSE_ENABLED=false)",
         )
-
-
-async def _frames(subscription: Subscription) -> AsyncIterator[bytes]:
-    # Payloads are compact JSON, which escapes CR and LF: each is one `data:` line,
-    # so the general encode_event() is not needed on this path.
-    prefix = f"id: {subscription.stream_id}-"
-    async with subscription:
-        while batch := await subscription.next():
-            yield "".join(
-                f"{prefix}{entry.index}\ndata: {entry.data}\n\n" for entry in batch
-            ).encode()

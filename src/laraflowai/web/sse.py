@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..broadcast import Subscription
+from ..broadcast._eager import run_eagerly
+
 __all__ = [
     "SSE_HEADERS",
     "EventStreamResponse",
+    "SubscriptionResponse",
     "encode_comment",
     "encode_event",
     "encode_retry",
 ]
-
-_SendBody = Callable[[bytes], Awaitable[None]]
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -80,7 +82,7 @@ class EventStreamResponse(Response):
 
     def __init__(
         self,
-        frames: AsyncIterable[bytes],
+        frames: AsyncIterable[bytes] | None,
         *,
         retry: int | None = None,
         keep_alive: float | None = None,
@@ -94,63 +96,126 @@ class EventStreamResponse(Response):
         self.background = None
         self.init_headers({**SSE_HEADERS, **(headers or {})})
         self.disconnected = False
-        self._last_send = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-
-        async def send_body(body: bytes) -> None:
-            # Whole frames only, so the keep-alive task may send between them.
-            self._last_send = loop.time()
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
+        loop = asyncio.get_running_loop()
+        self._send = send
+        self._clock = loop.time
+        self._writing = 0  # writes waiting for the socket
         if self.retry is not None:
-            await send_body(encode_retry(self.retry))
-        self._last_send = loop.time()
-        pump = asyncio.create_task(self._pump(send_body))
-        watch = asyncio.create_task(self._wait_for_disconnect(receive))
-        tasks = [pump, watch]
+            await self._write(encode_retry(self.retry))
+        self._last_write = loop.time()
+        # A timer, not a task: nothing per stream runs while the stream is busy.
+        self._keep_alive: asyncio.TimerHandle | None = None
+        self._keep_alive_send: asyncio.Future[None] | None = None
         if self.keep_alive:
-            tasks.append(asyncio.create_task(self._keep_alive(send_body, self.keep_alive)))
+            self._keep_alive = loop.call_later(self.keep_alive, self._keep_alive_tick)
+        watch = asyncio.create_task(self._watch(receive))
         try:
-            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+            await self._deliver(watch)
         finally:
-            for task in tasks:
-                task.cancel()
-            # Let the pump close the frame iterator (and whatever it holds) before we return.
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if pump.done() and not pump.cancelled():
-            error = pump.exception()
-            if error is not None:
-                raise error
+            watch.cancel()
+            if self._keep_alive is not None:
+                self._keep_alive.cancel()
+            if self._keep_alive_send is not None:
+                self._keep_alive_send.cancel()
         if not self.disconnected:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _pump(self, send_body: _SendBody) -> None:
+    async def _write(self, data: bytes) -> None:
+        """One or more whole frames, so keep-alive comments go only between them."""
+        self._last_write = self._clock()
+        self._writing += 1
+        try:
+            await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        finally:
+            self._writing -= 1
+
+    def _keep_alive_tick(self) -> None:
+        assert self.keep_alive
+        wait = self._last_write + self.keep_alive - self._clock()
+        if wait <= 0:
+            wait = self.keep_alive
+            if not self._writing:
+                try:
+                    self._keep_alive_send = run_eagerly(self._write(KEEP_ALIVE))
+                except Exception:  # the client is gone; the watcher ends the response
+                    return
+        self._keep_alive = asyncio.get_running_loop().call_later(wait, self._keep_alive_tick)
+
+    async def _deliver(self, watch: asyncio.Task[None]) -> None:
+        pump = asyncio.create_task(self._pump())
+        try:
+            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pump.cancel()
+            # Let the pump close the frame iterator (and whatever it holds) before we return.
+            await asyncio.gather(pump, return_exceptions=True)
+        if not pump.cancelled() and (error := pump.exception()) is not None:
+            raise error
+
+    async def _pump(self) -> None:
+        if self.frames is None:
+            return
         frames = aiter(self.frames)
         try:
             async for frame in frames:
-                await send_body(frame)
+                await self._write(frame)
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
                 await aclose()
 
-    async def _wait_for_disconnect(self, receive: Receive) -> None:
+    async def _watch(self, receive: Receive) -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 self.disconnected = True
+                await self._on_disconnect()
                 return
 
-    async def _keep_alive(self, send_body: _SendBody, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            wait = self._last_send + seconds - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            else:
-                await send_body(KEEP_ALIVE)
+    async def _on_disconnect(self) -> None:
+        pass
+
+
+class SubscriptionResponse(EventStreamResponse):
+    """Stream a registry subscription's events as SSE, each `id: <stream_id>-<n>`.
+
+    The registry writes each event to this connection as it is appended
+    (`Subscription.pipe`), so an event costs no task switch of its own; the
+    client going away closes the subscription."""
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        retry: int | None = None,
+        keep_alive: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(None, retry=retry, keep_alive=keep_alive, headers=headers)
+        self.subscription = subscription
+
+    async def _deliver(self, watch: asyncio.Task[None]) -> None:
+        async with self.subscription:
+            await self.subscription.pipe(self._frames)
+
+    async def _frames(self, first: int, payloads: list[bytes]) -> None:
+        # Payloads are compact JSON, which escapes CR and LF: each is one `data:`
+        # line, so the general encode_event() is not needed here.
+        prefix = self.subscription.stream_id.encode()
+        if len(payloads) == 1:
+            await self._write(b"id: %s-%d\ndata: %s\n\n" % (prefix, first, payloads[0]))
+        else:
+            await self._write(
+                b"".join(
+                    b"id: %s-%d\ndata: %s\n\n" % (prefix, index, payload)
+                    for index, payload in enumerate(payloads, first)
+                )
+            )
+
+    async def _on_disconnect(self) -> None:
+        await self.subscription.aclose()

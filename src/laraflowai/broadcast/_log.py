@@ -1,0 +1,90 @@
+"""A stream's event log, compact: one bytearray of JSON payloads and their ends.
+
+A stream keeps every event it produced for as long as it can be resumed, so
+what an event costs to keep bounds how many streams a process holds. An
+object per event costs about 200 bytes; here an event costs its JSON plus 5
+bytes, and a plain chunk (`{"type": "chunk", "chunk": ...}`, nearly all of a
+chat) only its JSON string: its envelope is added back when it is read.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+try:  # about 3x faster than json.dumps; a dependency, but the stdlib will do
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
+__all__ = ["EventLog", "dumps"]
+
+_CHUNK = 0
+_MAX_BYTES = 2**32 - 1  # ends are 4-byte offsets
+_CHUNK_HEAD = b'{"type":"chunk","chunk":'
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8, the same bytes whichever library is present."""
+    if _orjson is not None:
+        return _orjson.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class EventLog:
+    """Append-only; event `i`'s JSON is `payload(i)`, its type `kind(i)`."""
+
+    __slots__ = ("_data", "_ends", "_kinds", "_names")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array("I")
+        self._kinds = bytearray()
+        self._names: list[str] = ["chunk"]
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def append(self, payload: Mapping[str, Any]) -> str:
+        """Store one event; returns its type. Raises ValueError without one."""
+        kind = payload.get("type")
+        if kind == "chunk" and len(payload) == 2:
+            chunk = payload.get("chunk")
+            if isinstance(chunk, str):
+                self._store(_CHUNK, dumps(chunk))
+                return "chunk"
+        if not isinstance(kind, str):
+            raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
+        names = self._names
+        try:
+            code = names.index(kind, 1)
+        except ValueError:
+            if len(names) == 256:
+                raise ValueError("a stream can have at most 255 event types") from None
+            code = len(names)
+            names.append(kind)
+        self._store(code, dumps(payload))
+        return kind
+
+    def _store(self, code: int, data: bytes) -> None:
+        if len(self._data) + len(data) > _MAX_BYTES:
+            raise ValueError("a stream's event log is limited to 4 GiB")
+        self._data += data
+        self._ends.append(len(self._data))
+        self._kinds.append(code)
+
+    def kind(self, index: int) -> str:
+        return self._names[self._kinds[index]]
+
+    def payload(self, index: int) -> bytes:
+        start = self._ends[index - 1] if index else 0
+        if self._kinds[index] == _CHUNK:
+            return _CHUNK_HEAD + self._data[start : self._ends[index]] + b"}"
+        return bytes(self._data[start : self._ends[index]])
+
+    def payloads(self, start: int, stop: int) -> list[bytes]:
+        if stop - start == 1:
+            return [self.payload(start)]
+        return [self.payload(index) for index in range(start, stop)]

@@ -1,0 +1,180 @@
+"""Fan-out by piping: the producer writes each event to every listener in
+place, a listener whose writes wait catches up on its own without holding up
+the others, and the compact log gives back exactly what went in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from laraflowai.broadcast import MemoryStreamRegistry
+from laraflowai.broadcast._eager import run_eagerly
+from laraflowai.broadcast._log import EventLog
+
+
+def test_the_log_gives_back_every_payload_exactly() -> None:
+    log = EventLog()
+    payloads: list[dict[str, Any]] = [
+        {"type": "start", "stream_id": "ab12", "agent": "Writer"},
+        {"type": "chunk", "chunk": "Привіт, "},
+        {"type": "chunk", "chunk": 'quote " back\\slash\nnew line \u2028 👋🏽'},
+        {"type": "chunk", "chunk": ""},
+        {"type": "chunk", "chunk": "crew", "task_index": 1, "agent": "Editor"},
+        {"type": "chunk", "chunk": 7},  # not a string: kept as it is, not as a plain chunk
+        {"type": "custom", "nested": {"list": [1, 2.5, None, True]}},
+        {"type": "complete", "finish_reason": "stop", "usage": {"total_tokens": 3}},
+    ]
+    for payload in payloads:
+        assert log.append(payload) == payload["type"]
+    assert len(log) == len(payloads)
+    assert [json.loads(data) for data in log.payloads(0, len(log))] == payloads
+    assert [log.kind(index) for index in range(len(log))] == [p["type"] for p in payloads]
+    # Compact: the plain chunks' envelopes are not stored.
+    assert log.payload(1) == '{"type":"chunk","chunk":"Привіт, "}'.encode()
+
+
+def test_the_log_refuses_an_event_without_a_type() -> None:
+    log = EventLog()
+    with pytest.raises(ValueError, match="string 'type'"):
+        log.append({"chunk": "x"})
+    with pytest.raises(ValueError, match="string 'type'"):
+        log.append({"type": 3})
+    assert len(log) == 0
+
+
+async def test_run_eagerly_finishes_in_place_or_in_a_task_that_can_be_cancelled() -> None:
+    done: list[str] = []
+
+    async def at_once() -> None:
+        done.append("at once")
+
+    assert run_eagerly(at_once()) is None
+    assert done == ["at once"]
+
+    gate = asyncio.Event()
+
+    async def waits() -> None:
+        done.append("started")
+        await gate.wait()
+        done.append("finished")
+
+    rest = run_eagerly(waits())
+    assert rest is not None and done[-1] == "started"
+    gate.set()
+    await rest
+    assert done[-1] == "finished"
+
+    async def cleans_up() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            done.append("cleaned up")
+
+    rest = run_eagerly(cleans_up())
+    assert rest is not None
+    rest.cancel()  # before the task's first step: the coroutine still sees it
+    with pytest.raises(asyncio.CancelledError):
+        await rest
+    assert done[-1] == "cleaned up"
+
+    async def fails() -> None:
+        raise OSError("gone")
+
+    with pytest.raises(OSError, match="gone"):
+        run_eagerly(fails())
+
+
+async def _chunks(count: int, gate: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
+    for index in range(count):
+        if gate is not None and index == count // 2:
+            await gate.wait()
+        yield {"type": "chunk", "chunk": f"c{index} "}
+        await asyncio.sleep(0)
+    yield {"type": "complete", "finish_reason": "stop"}
+
+
+async def test_a_listener_whose_writes_wait_does_not_hold_up_the_producer_or_the_others() -> None:
+    registry = MemoryStreamRegistry()
+    gate = asyncio.Event()
+    stream_id = await registry.start(_chunks(40, gate))
+    fast_seen: list[int] = []
+    slow_seen: list[int] = []
+    unblock_slow = asyncio.Event()
+
+    async def fast(first: int, payloads: list[bytes]) -> None:
+        fast_seen.extend(range(first, first + len(payloads)))
+
+    async def slow(first: int, payloads: list[bytes]) -> None:
+        slow_seen.extend(range(first, first + len(payloads)))
+        if first == 3:  # its socket is full from here on
+            await unblock_slow.wait()
+
+    fast_sub = await registry.subscribe(stream_id)
+    slow_sub = await registry.subscribe(stream_id)
+    fast_pipe = asyncio.create_task(fast_sub.pipe(fast))
+    slow_pipe = asyncio.create_task(slow_sub.pipe(slow))
+    gate.set()
+    await asyncio.wait_for(fast_pipe, 5)  # finished while the slow one still waits
+    assert fast_seen == list(range(42))
+    assert slow_seen[-1] == 3 and not slow_pipe.done()
+    unblock_slow.set()
+    await asyncio.wait_for(slow_pipe, 5)
+    assert slow_seen == list(range(42))  # caught up from the log: nothing lost or repeated
+    for subscription in (fast_sub, slow_sub):
+        await subscription.aclose()
+    await registry.aclose()
+
+
+async def test_closing_ends_a_pipe_and_a_failing_write_ends_it_with_its_error() -> None:
+    registry = MemoryStreamRegistry(resume_grace=60)
+    gate = asyncio.Event()
+    stream_id = await registry.start(_chunks(10, gate))
+    seen: list[int] = []
+
+    async def write(first: int, payloads: list[bytes]) -> None:
+        seen.extend(range(first, first + len(payloads)))
+
+    subscription = await registry.subscribe(stream_id)
+    pipe = asyncio.create_task(subscription.pipe(write))
+    while len(seen) < 6:  # start + the chunks before the gate
+        await asyncio.sleep(0)
+    await subscription.aclose()
+    await asyncio.wait_for(pipe, 5)
+
+    async def broken(first: int, payloads: list[bytes]) -> None:
+        raise ConnectionResetError("the client went away")
+
+    again = await registry.subscribe(stream_id, after=2)
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(again.pipe(broken), 5)
+    await again.aclose()
+    gate.set()
+    await registry.aclose()
+
+
+async def test_pipe_resumes_after_the_given_event_and_returns_once_the_stream_is_read() -> None:
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(_chunks(5))
+    first = await registry.subscribe(stream_id)
+    seen: list[bytes] = []
+
+    async def write(index: int, payloads: list[bytes]) -> None:
+        seen.extend(payloads)
+
+    await asyncio.wait_for(first.pipe(write), 5)
+    await first.aclose()
+    resumed: list[tuple[int, int]] = []
+
+    async def later(index: int, payloads: list[bytes]) -> None:
+        resumed.append((index, len(payloads)))
+
+    second = await registry.subscribe(stream_id, after=3)
+    await asyncio.wait_for(second.pipe(later), 5)
+    await second.aclose()
+    assert [json.loads(p)["type"] for p in seen] == ["start", *["chunk"] * 5, "complete"]
+    assert resumed == [(4, 3)]  # one write with the whole backlog
+    await registry.aclose()
