@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 try:  # about 3x faster than json.dumps; a dependency, but the stdlib will do
@@ -22,15 +22,15 @@ except ImportError:  # pragma: no cover
 __all__ = ["EventLog", "dumps"]
 
 _CHUNK = 0
-_MAX_BYTES = 2**32 - 1  # ends are 4-byte offsets
 _CHUNK_HEAD = b'{"type":"chunk","chunk":'
 
 
-def dumps(value: Any) -> bytes:
-    """Compact JSON as UTF-8, the same bytes whichever library is present."""
-    if _orjson is not None:
-        return _orjson.dumps(value)
+def _stdlib_dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# Compact JSON as UTF-8, the same bytes whichever library is present.
+dumps: Callable[[Any], bytes] = _stdlib_dumps if _orjson is None else _orjson.dumps
 
 
 class EventLog:
@@ -47,14 +47,15 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._ends)
 
-    def append(self, payload: Mapping[str, Any]) -> str:
-        """Store one event; returns its type. Raises ValueError without one."""
+    def append(self, payload: Mapping[str, Any]) -> tuple[str, bytes]:
+        """Store one event; returns its type and JSON. Raises ValueError without a type."""
         kind = payload.get("type")
         if kind == "chunk" and len(payload) == 2:
             chunk = payload.get("chunk")
             if isinstance(chunk, str):
-                self._store(_CHUNK, dumps(chunk))
-                return "chunk"
+                text = dumps(chunk)
+                self._store(_CHUNK, text)
+                return "chunk", _CHUNK_HEAD + text + b"}"
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
         names = self._names
@@ -65,14 +66,18 @@ class EventLog:
                 raise ValueError("a stream can have at most 255 event types") from None
             code = len(names)
             names.append(kind)
-        self._store(code, dumps(payload))
-        return kind
+        data = dumps(payload)
+        self._store(code, data)
+        return kind, data
 
     def _store(self, code: int, data: bytes) -> None:
-        if len(self._data) + len(data) > _MAX_BYTES:
-            raise ValueError("a stream's event log is limited to 4 GiB")
-        self._data += data
-        self._ends.append(len(self._data))
+        log = self._data
+        log += data
+        try:
+            self._ends.append(len(log))
+        except OverflowError:  # ends are 4-byte offsets
+            del log[len(log) - len(data) :]
+            raise ValueError("a stream's event log is limited to 4 GiB") from None
         self._kinds.append(code)
 
     def kind(self, index: int) -> str:

@@ -122,9 +122,10 @@ class _MemorySubscription(Subscription):
             if self._writing is not None:
                 self._writing.cancel()
 
-    def _flush(self) -> None:
+    def _flush(self, latest: bytes | None = None) -> None:
         """Write whatever the listener has not had yet, in place while the
-        socket takes it; called on subscribe and after every append."""
+        socket takes it; called on subscribe and after every append (with the
+        appended event's JSON, the usual whole of what a listener lacks)."""
         stream, write, piped = self._stream, self._write, self._piped
         assert write is not None and piped is not None
         while self._writing is None and not piped.done():
@@ -134,8 +135,12 @@ class _MemorySubscription(Subscription):
                     piped.set_result(None)
                 return
             self._cursor = end
+            if latest is not None and end - start == 1:
+                payloads = [latest]
+            else:
+                payloads = stream.log.payloads(start, end)
             try:
-                self._writing = run_eagerly(write(start, stream.log.payloads(start, end)))
+                self._writing = run_eagerly(write(start, payloads))
             except Exception as error:  # the connection is gone: this listener is done
                 piped.set_exception(error)
                 return
@@ -288,7 +293,7 @@ class MemoryStreamRegistry(StreamRegistry):
                 await aclose()
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any]) -> None:
-        kind = stream.log.append(payload)
+        kind, data = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
             if kind == "error":
                 status: StreamStatus = "error"
@@ -302,8 +307,9 @@ class MemoryStreamRegistry(StreamRegistry):
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-        for pipe in tuple(stream.pipes):
-            pipe._flush()
+        if stream.pipes:
+            for pipe in tuple(stream.pipes):
+                pipe._flush(data)
 
     def _finalize(self, stream: _Stream) -> None:
         """Give a stream whose producer is over its last event, if it has none."""

@@ -217,7 +217,7 @@ class StreamingResponse(_Common):
 
     def get_next_chunk(self) -> str | None:
         """The next chunk of text, or None once the answer is finished."""
-        if not self._ready():
+        if not (self._state.ready or self._ready()):
             return None
         if self._delay:
             wait = self._last_chunk_at + self._delay - time.monotonic()
@@ -272,9 +272,14 @@ class StreamingResponse(_Common):
             reader.close()
         self._state.close()
 
-    def __iter__(self) -> Iterator[str]:
-        while (chunk := self.get_next_chunk()) is not None:
-            yield chunk
+    def __iter__(self) -> StreamingResponse:
+        return self
+
+    def __next__(self) -> str:
+        chunk = self.get_next_chunk()
+        if chunk is None:
+            raise StopIteration
+        return chunk
 
     def __enter__(self) -> StreamingResponse:
         return self
@@ -356,7 +361,7 @@ class AsyncStreamingResponse(_Common):
         return True
 
     async def get_next_chunk(self) -> str | None:
-        if not await self._ready():
+        if not (self._state.ready or await self._ready()):
             return None
         if self._delay:
             wait = self._last_chunk_at + self._delay - time.monotonic()
@@ -405,9 +410,14 @@ class AsyncStreamingResponse(_Common):
             await reader.aclose()
         self._state.close()
 
-    async def __aiter__(self) -> AsyncIterator[str]:
-        while (chunk := await self.get_next_chunk()) is not None:
-            yield chunk
+    def __aiter__(self) -> AsyncStreamingResponse:
+        return self
+
+    async def __anext__(self) -> str:
+        chunk = await self.get_next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
