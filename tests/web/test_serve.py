@@ -110,7 +110,9 @@ def test_serve_answers_the_page_and_the_sse_route_on_loopback(
             assert page.status_code == 200 and "<title>laraflowai chat</title>" in page.text
             assert "script-src 'self'" in page.headers["content-security-policy"]
             received = read_sse(
-                client, f"http://127.0.0.1:{port}/api/stream-chat", params={"task": "Hi"}
+                client,
+                f"http://127.0.0.1:{port}/api/stream-chat",
+                params={"task": "my private question"},
             )
         chunks = [p["chunk"] for p in received.payloads if p["type"] == "chunk"]
         assert "".join(chunks) == "Served live"
@@ -118,6 +120,9 @@ def test_serve_answers_the_page_and_the_sse_route_on_loopback(
         out, err = stop(process)
     assert process.returncode == 0
     assert SECRET not in out + err
+    # The access log shows the request, not the user's task from its query string.
+    assert '"GET /api/stream-chat?… HTTP/1.1" 200' in out + err
+    assert "private" not in out + err
 
 
 def test_serve_defaults_to_the_embedded_model_when_no_key_is_set(tmp_path: Path) -> None:

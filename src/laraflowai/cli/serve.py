@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import logging
 import sys
 from typing import Any
 
@@ -81,6 +82,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class QueryRedactingFilter(logging.Filter):
+    """uvicorn's access log without query strings: the chat route carries the
+    user's task there (an EventSource can only GET), which is no log's business."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, mark, _ = args[2].partition("?")
+            if mark:
+                record.args = (args[0], args[1], f"{path}?…", args[3], args[4])
+        return True
+
+
 def run_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     token = args.token or settings.env("LARAFLOWAI_API_TOKEN")
@@ -125,7 +139,10 @@ def run_serve(args: argparse.Namespace) -> int:
         # Open event streams would otherwise hold shutdown until they end.
         timeout_graceful_shutdown=3,
     )
+    # After the Config: it is what sets up uvicorn's loggers.
+    logging.getLogger("uvicorn.access").addFilter(QueryRedactingFilter())
+    server = uvicorn.Server(config)
     # uvicorn re-raises Ctrl+C once it has shut down cleanly: that is a normal end here.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+        server.run()
     return 0
