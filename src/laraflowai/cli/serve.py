@@ -82,19 +82,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class QueryRedactingFilter(logging.Filter):
-    """uvicorn's access log without query strings: the chat route carries the
-    user's task there (an EventSource can only GET), which is no log's business."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path, mark, _ = args[2].partition("?")
-            if mark:
-                record.args = (args[0], args[1], f"{path}?…", args[3], args[4])
-        return True
-
-
 def run_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     token = args.token or settings.env("LARAFLOWAI_API_TOKEN")
@@ -106,7 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..web import create_app
+        from ..web import QueryRedactingFilter, create_app
     except ImportError:
         sys.stderr.write(f"laraflowai: error: {_INSTALL_HINT}\n")
         return 1

@@ -7,14 +7,23 @@ from ._requests import ChatConfig
 from ._settings import WebSettings
 from .app import create_app
 from .auth import APIGuard
+from .logs import QueryRedactingFilter
 from .routes import StreamRoutes
-from .sse import EventStreamResponse, encode_comment, encode_event, encode_retry
+from .sse import (
+    EventStreamResponse,
+    SubscriptionResponse,
+    encode_comment,
+    encode_event,
+    encode_retry,
+)
 
 __all__ = [
     "APIGuard",
     "ChatConfig",
     "EventStreamResponse",
+    "QueryRedactingFilter",
     "StreamRoutes",
+    "SubscriptionResponse",
     "WebSettings",
     "create_app",
     "encode_comment",
