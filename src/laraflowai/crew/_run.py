@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .._exceptions import LaraFlowAIError
 from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
@@ -26,6 +27,35 @@ _PASSED: dict[type, CrewEventKind] = {
 }
 
 
+class _Draft:
+    """A CrewEvent's slots without its frozen `__setattr__`: the same layout, so
+    a finished draft can become a CrewEvent."""
+
+    __slots__ = CrewEvent.__slots__
+
+
+def _chunk_event(index: int, task: Task, agent: Agent, chunk: str) -> CrewEvent:
+    """`CrewEvent("chunk", index, task, agent, chunk, is_streaming=True)`, built
+    the fast way: a frozen dataclass's `__init__` sets each field through
+    `object.__setattr__`, which cost more than all the rest of the crew's work
+    on a chunk; plain slot stores, then one class change, make the same event."""
+    draft: Any = _Draft()
+    draft.kind = "chunk"
+    draft.task_index = index
+    draft.task = task
+    draft.agent = agent
+    draft.chunk = chunk
+    draft.response = None
+    draft.is_streaming = True
+    draft.is_complete = False
+    draft.event = None
+    draft.error = None
+    draft.result = None
+    draft.__class__ = CrewEvent
+    event: CrewEvent = draft
+    return event
+
+
 class TaskRun:
     """A task, the agent that runs it, and what came of it.
 
@@ -34,14 +64,14 @@ class TaskRun:
     TaskResult final once either side has settled it.
     """
 
-    __slots__ = ("index", "task", "agent", "result", "_pending", "_response", "_lock")
+    __slots__ = ("index", "task", "agent", "result", "_ready", "_response", "_lock")
 
     def __init__(self, index: int, task: Task, agent: Agent) -> None:
         self.index = index
         self.task = task
         self.agent = agent
         self.result = TaskResult(index, task, agent)
-        self._pending: list[str] = []
+        self._ready: list[CrewEvent] = []
         self._response: StreamingResponse | AsyncStreamingResponse | None = None
         self._lock = threading.Lock()
 
@@ -60,26 +90,25 @@ class TaskRun:
         response.on_chunk(self._on_chunk)
 
     def _on_chunk(self, chunk: str, content: str) -> None:
-        self._pending.append(chunk)
+        self._ready.append(_chunk_event(self.index, self.task, self.agent, chunk))
 
     @property
     def _content(self) -> str:
         return "" if self._response is None else self._response.partial_content
 
-    def feed(self, event: Event) -> Iterator[CrewEvent]:
+    def feed(self, event: Event) -> list[CrewEvent]:
         """The CrewEvents for one typed event of the agent's stream: the chunks
         it completed, then the event itself if callers see it."""
-        if self._pending:
-            yield from self.chunks()
+        ready, self._ready = self._ready, []
         kind = _PASSED.get(type(event))
         if kind is not None:
-            yield CrewEvent(kind, self.index, self.task, self.agent, event=event)
+            ready.append(CrewEvent(kind, self.index, self.task, self.agent, event=event))
+        return ready
 
-    def chunks(self) -> Iterator[CrewEvent]:
-        pending, self._pending = self._pending, []
-        index, task, agent = self.index, self.task, self.agent
-        for chunk in pending:
-            yield CrewEvent("chunk", index, task, agent, chunk, None, True)
+    def chunks(self) -> list[CrewEvent]:
+        """The chunks handed out since the last feed: the stream's last ones."""
+        ready, self._ready = self._ready, []
+        return ready
 
     def complete(self, response: Response) -> CrewEvent:
         self._settle("completed", response.content, response, None, response.usage)

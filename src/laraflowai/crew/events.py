@@ -35,6 +35,7 @@ _KEYS = (
     "error",
     "result",
 )
+_NAMES = frozenset(_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,12 @@ class CrewEvent:
         return self.agent.role
 
     def __getitem__(self, key: str) -> Any:
-        if key not in _KEYS:
-            raise KeyError(key)
-        return getattr(self, key)
+        try:
+            if key in _NAMES:
+                return getattr(self, key)
+        except TypeError:  # unhashable: no key, as for any other non-name
+            pass
+        raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key) if key in _KEYS else default
