@@ -217,14 +217,10 @@ class StreamingResponse(_Common):
 
     def get_next_chunk(self) -> str | None:
         """The next chunk of text, or None once the answer is finished."""
-        if not (self._state.ready or self._ready()):
+        try:
+            return self.__next__()
+        except StopIteration:
             return None
-        if self._delay:
-            wait = self._last_chunk_at + self._delay - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_chunk_at = time.monotonic()
-        return self._state.take()
 
     def has_more_chunks(self) -> bool:
         """Whether get_next_chunk() will return text (waits for it to arrive)."""
@@ -276,10 +272,19 @@ class StreamingResponse(_Common):
         return self
 
     def __next__(self) -> str:
-        chunk = self.get_next_chunk()
-        if chunk is None:
-            raise StopIteration
-        return chunk
+        # The _ready() loop, inlined: this runs once per chunk.
+        state = self._state
+        while not state.ready:
+            if state.ended:
+                state.raise_error()
+                raise StopIteration
+            self._advance()
+        if self._delay:
+            wait = self._last_chunk_at + self._delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_chunk_at = time.monotonic()
+        return state.take()
 
     def __enter__(self) -> StreamingResponse:
         return self
@@ -361,14 +366,10 @@ class AsyncStreamingResponse(_Common):
         return True
 
     async def get_next_chunk(self) -> str | None:
-        if not (self._state.ready or await self._ready()):
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
             return None
-        if self._delay:
-            wait = self._last_chunk_at + self._delay - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_chunk_at = time.monotonic()
-        return self._state.take()
 
     async def has_more_chunks(self) -> bool:
         return await self._ready()
@@ -414,10 +415,19 @@ class AsyncStreamingResponse(_Common):
         return self
 
     async def __anext__(self) -> str:
-        chunk = await self.get_next_chunk()
-        if chunk is None:
-            raise StopAsyncIteration
-        return chunk
+        # The _ready() loop, inlined: this runs once per chunk.
+        state = self._state
+        while not state.ready:
+            if state.ended:
+                state.raise_error()
+                raise StopAsyncIteration
+            await self._advance()
+        if self._delay:
+            wait = self._last_chunk_at + self._delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_chunk_at = time.monotonic()
+        return state.take()
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
