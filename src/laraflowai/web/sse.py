@@ -198,6 +198,7 @@ class SubscriptionResponse(EventStreamResponse):
     ) -> None:
         super().__init__(None, retry=retry, keep_alive=keep_alive, headers=headers)
         self.subscription = subscription
+        self._stream_id = subscription.stream_id.encode()
 
     async def _deliver(self, watch: asyncio.Task[None]) -> None:
         async with self.subscription:
@@ -206,7 +207,7 @@ class SubscriptionResponse(EventStreamResponse):
     async def _frames(self, first: int, payloads: list[bytes]) -> None:
         # Payloads are compact JSON, which escapes CR and LF: each is one `data:`
         # line, so the general encode_event() is not needed here.
-        prefix = self.subscription.stream_id.encode()
+        prefix = self._stream_id
         if len(payloads) == 1:
             await self._write(b"id: %s-%d\ndata: %s\n\n" % (prefix, first, payloads[0]))
         else:
