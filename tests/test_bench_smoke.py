@@ -3,6 +3,7 @@ benchmark cannot rot). Timings are never asserted: the machines are shared."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -23,9 +24,9 @@ STREAM_KEYS = {
     "cache_replay_memory_us_per_chunk",
     "shaping_us_per_provider_chunk",
     "shaping_cpu_ratio",
-    "openai_cpu_ratio",
-    "anthropic_cpu_ratio",
 }
+# Peers are measured when installed (the bench extra), never dependencies.
+PEERS = {"openai": "openai", "anthropic": "anthropic", "litellm": "litellm"}
 SSE_KEYS = {
     "sse_strict_clients",
     "sse_cpu_us_per_event",
@@ -59,6 +60,12 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert "agent_stream" in stdout and "cache_replay" in stdout
     assert figures["parts"] == ["stream", "sse"]
     _numbers(figures, STREAM_KEYS | SSE_KEYS)
+    for peer, module in PEERS.items():
+        if importlib.util.find_spec(module) is not None:
+            _numbers(figures, {f"{peer}_cpu_ratio"})
+        else:
+            assert figures[f"{peer}_cpu_ratio"] is None
+            assert peer in figures["unavailable"]
     assert figures["per_client"]["raw_sync"]["cpu_us_per_chunk"] > 0
     # The SSE part ran end to end (a server and a load client); whether N passed is
     # the machine's business, so only the figures' presence is checked.
