@@ -62,10 +62,6 @@ def _median(rows: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _ratio(ours: float | None, base: float | None) -> float | None:
-    return None if ours is None or not base else ours / base
-
-
 def _added(ours: float | None, base: float | None) -> float | None:
     return None if ours is None or base is None else ours - base
 
@@ -125,6 +121,18 @@ def _stream_figures(
     wall = {name: _median(rows.get(name, []), "wall_us_per_chunk") for name in STREAM_CLIENTS}
     first = {name: _median(ttfc.get(name, []), "ttfc_ms") for name in TTFC_CLIENTS}
     base = cpu["raw_sync"]
+
+    def ratio(name: str, baseline: str = "raw_sync") -> float | None:
+        # Each round against the baseline of the same round, then the median: a
+        # round the machine slowed for everyone cancels out.
+        pairs = zip(rows.get(name, []), rows.get(baseline, []), strict=False)
+        ratios = [
+            ours["cpu_us_per_chunk"] / theirs["cpu_us_per_chunk"]
+            for ours, theirs in pairs
+            if "cpu_us_per_chunk" in ours and theirs.get("cpu_us_per_chunk")
+        ]
+        return statistics.median(ratios) if ratios else None
+
     # The server is never the bottleneck if it can feed chunks faster than the
     # fastest client consumes them: the fastest client's wall time per chunk
     # bounds it from below. Replays never reach it, so they do not count.
@@ -134,21 +142,28 @@ def _stream_figures(
     return {
         "raw_sync_cpu_us_per_chunk": base,
         "raw_async_cpu_us_per_chunk": cpu["raw_async"],
-        "agent_stream_cpu_ratio": _ratio(cpu["agent_stream"], base),
-        "agent_astream_cpu_ratio": _ratio(cpu["agent_astream"], cpu["raw_async"]),
-        "crew_stream_cpu_ratio": _ratio(cpu["crew_stream"], base),
+        "agent_stream_cpu_ratio": ratio("agent_stream"),
+        "agent_astream_cpu_ratio": ratio("agent_astream", "raw_async"),
+        "crew_stream_cpu_ratio": ratio("crew_stream"),
         "ttfc_added_ms": _added(first["agent_stream"], first["raw_sync"]),
         "ttfc_added_async_ms": _added(first["agent_astream"], first["raw_async"]),
         "server_ceiling_chunks_per_s": None if not fastest else 1e6 / fastest,
         "cache_replay_us_per_chunk": cpu["cache_replay"],
-        "cache_replay_cpu_ratio": _ratio(cpu["cache_replay"], base),
+        "cache_replay_cpu_ratio": ratio("cache_replay"),
         "cache_replay_memory_us_per_chunk": cpu["cache_replay_memory"],
-        "cache_replay_memory_cpu_ratio": _ratio(cpu["cache_replay_memory"], base),
+        "cache_replay_memory_cpu_ratio": ratio("cache_replay_memory"),
         "shaping_us_per_provider_chunk": cpu["shaping"],
-        "shaping_cpu_ratio": _ratio(cpu["shaping"], base),
-        **{f"{peer}_cpu_ratio": _ratio(cpu[peer], base) for peer in PEERS},
+        "shaping_cpu_ratio": ratio("shaping"),
+        **{f"{peer}_cpu_ratio": ratio(peer) for peer in PEERS},
         "per_client": {
-            name: {"cpu_us_per_chunk": cpu[name], "wall_us_per_chunk": wall[name]}
+            name: {
+                "cpu_us_per_chunk": cpu[name],
+                "wall_us_per_chunk": wall[name],
+                "cpu_ratio": ratio(name, "raw_async" if name == "agent_astream" else "raw_sync"),
+                "rounds_cpu_us_per_chunk": [
+                    row.get("cpu_us_per_chunk") for row in rows.get(name, [])
+                ],
+            }
             for name in STREAM_CLIENTS
         },
         "unavailable": {
@@ -178,9 +193,8 @@ def _print_stream(results: dict[str, Any]) -> None:
         if cpu is None:
             print(f"{name:<20} {'-':>13} {'-':>14} {'-':>10}  ({results['unavailable'][name]})")
             continue
-        base = clients["raw_async" if name == "agent_astream" else "raw_sync"]["cpu_us_per_chunk"]
-        ratio = cpu / base if base else float("nan")
-        print(f"{name:<20} {cpu:>13.2f} {wall:>14.2f} {ratio:>9.2f}x")
+        ratio = clients[name]["cpu_ratio"]
+        print(f"{name:<20} {cpu:>13.2f} {wall:>14.2f} {_fmt(ratio, 2):>9}x")
     print(
         "cache_replay*: agent.stream() replayed from the sqlite / memory cache, no request;"
         " shaping: buffer_size 10, max_chunk_size 1000, per provider chunk"

@@ -178,3 +178,18 @@ async def test_pipe_resumes_after_the_given_event_and_returns_once_the_stream_is
     assert [json.loads(p)["type"] for p in seen] == ["start", *["chunk"] * 5, "complete"]
     assert resumed == [(4, 3)]  # one write with the whole backlog
     await registry.aclose()
+
+
+async def test_a_closed_subscription_pipes_nothing() -> None:
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(_chunks(3))
+    subscription = await registry.subscribe(stream_id)
+    await subscription.aclose()
+    written: list[int] = []
+
+    async def write(first: int, payloads: list[bytes]) -> None:
+        written.append(first)
+
+    await asyncio.wait_for(subscription.pipe(write), 5)
+    assert written == []
+    await registry.aclose()

@@ -130,7 +130,7 @@ class _MemorySubscription(Subscription):
         assert write is not None and piped is not None
         while self._writing is None and not piped.done():
             start, end = self._cursor, len(stream.log)
-            if start >= end:
+            if start >= end or self._closed:
                 if stream.status != "running" or self._closed:
                     piped.set_result(None)
                 return
