@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from threading import Lock
 from types import TracebackType
 from typing import Any
 
 from .._exceptions import LaraFlowAIError
+from ._watchdog import shutdown_socket
 
 __all__ = ["AbortScope", "abortable", "raise_if_aborted"]
 
@@ -39,10 +40,7 @@ class AbortScope:
         with self._lock:
             self.aborted = True
             for sock in self._sockets:
-                # The plain socket's method: an SSLSocket's own shutdown() drops
-                # its SSL object, which the reading thread is still using.
-                with suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                shutdown_socket(sock)
 
     def __enter__(self) -> AbortScope:
         self._token = _current.set(self)

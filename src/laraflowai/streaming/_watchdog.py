@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["Abort", "Timer", "call_at"]
+__all__ = ["Abort", "Timer", "call_at", "shutdown_socket"]
 
 
 class Abort:
@@ -41,7 +41,7 @@ class Abort:
             if not fired:
                 self._socket = sock
         if fired:
-            _shutdown(sock)
+            shutdown_socket(sock)
 
     def disarm(self) -> None:
         """The read is over: never touch that socket again (it may go back to the pool)."""
@@ -55,10 +55,11 @@ class Abort:
                 self.reason = reason
             sock, self._socket = self._socket, None
         if sock is not None:
-            _shutdown(sock)
+            shutdown_socket(sock)
 
 
-def _shutdown(sock: socket.socket) -> None:
+def shutdown_socket(sock: socket.socket) -> None:
+    """Wake a thread blocked reading `sock`: its read returns end-of-file now."""
     # The plain socket's method: an SSLSocket's own shutdown() drops its SSL
     # object, which the reading thread is still using.
     with contextlib.suppress(OSError):
