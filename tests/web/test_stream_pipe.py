@@ -193,3 +193,18 @@ async def test_a_closed_subscription_pipes_nothing() -> None:
     await asyncio.wait_for(subscription.pipe(write), 5)
     assert written == []
     await registry.aclose()
+
+
+async def test_closing_a_subscription_ends_a_next_waiting_in_another_task() -> None:
+    registry = MemoryStreamRegistry(resume_grace=60)
+    gate = asyncio.Event()
+    stream_id = await registry.start(_chunks(2, gate))
+    subscription = await registry.subscribe(stream_id)
+    while subscription.cursor < 2:  # start and the first chunk; then the producer waits
+        await subscription.next()
+    waiting = asyncio.create_task(subscription.next())
+    await asyncio.sleep(0.01)
+    await subscription.aclose()
+    assert await asyncio.wait_for(waiting, 5) == []
+    gate.set()
+    await registry.aclose()

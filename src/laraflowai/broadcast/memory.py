@@ -170,10 +170,18 @@ class _MemorySubscription(Subscription):
             self._release()
             if self._piped is not None and not self._piped.done():
                 self._piped.set_result(None)
+            _wake(self._stream)  # a next() of this subscription waiting in another task ends
             self._registry._detach(self._stream)
 
     def __repr__(self) -> str:
         return f"<Subscription {self.stream_id} cursor={self._cursor}>"
+
+
+def _wake(stream: _Stream) -> None:
+    waiters, stream.waiters = stream.waiters, []
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
 
 
 class MemoryStreamRegistry(StreamRegistry):
@@ -303,10 +311,7 @@ class MemoryStreamRegistry(StreamRegistry):
                 status = "complete"
             self._end(stream, status)
         if stream.waiters:
-            waiters, stream.waiters = stream.waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            _wake(stream)
         if stream.pipes:
             for pipe in tuple(stream.pipes):
                 pipe._flush(data)
