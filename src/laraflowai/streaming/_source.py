@@ -18,6 +18,7 @@ from .._exceptions import LaraFlowAIError, ProviderError, StreamInterruptedError
 from ..providers.base import ChatRequest, HTTPProvider, InProcessProvider, Provider
 from ..wire import Event, Usage
 from ._http import aiter_http_events, iter_http_events
+from ._inprocess import atimed, timed
 from ._limits import Limits
 from ._watchdog import Abort
 
@@ -63,7 +64,7 @@ def _attempt(
     if isinstance(provider, HTTPProvider):
         return iter_http_events(provider, request, settings, limits)
     if isinstance(provider, InProcessProvider):
-        return provider.iter_events(request)
+        return timed(provider.iter_events(request), limits)
     raise TypeError(
         f"{type(provider).__name__} is neither an HTTPProvider nor an InProcessProvider"
     )
@@ -75,7 +76,7 @@ def _aattempt(
     if isinstance(provider, HTTPProvider):
         return aiter_http_events(provider, request, settings, limits)
     if isinstance(provider, InProcessProvider):
-        return provider.aiter_events(request)
+        return atimed(provider.aiter_events(request), limits)
     raise TypeError(
         f"{type(provider).__name__} is neither an HTTPProvider nor an InProcessProvider"
     )
