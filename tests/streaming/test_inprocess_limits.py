@@ -21,6 +21,8 @@ from laraflowai.providers import (
 )
 from laraflowai.wire import Event, Finished, TextDelta
 
+from .test_timeouts import read_until_error
+
 
 class Scripted(InProcessProvider):
     """Yields `(pause, text)` steps: waits `pause` seconds, then yields the text."""
@@ -65,18 +67,9 @@ def agent(steps: list[tuple[float, str]], **limits: Any) -> Agent:
 
 
 async def read(agent: Agent, sync: bool) -> tuple[list[str], StreamTimeoutError, float]:
-    received: list[str] = []
     started = time.monotonic()
-    with pytest.raises(StreamTimeoutError) as caught:
-        if sync:
-            with agent.stream("Go") as response:
-                for chunk in response:
-                    received.append(chunk)
-        else:
-            async with agent.astream("Go") as aresponse:
-                async for chunk in aresponse:
-                    received.append(chunk)
-    return received, caught.value, time.monotonic() - started
+    received, error = await read_until_error(agent, sync)
+    return received, error, time.monotonic() - started
 
 
 async def test_async_waits_for_the_first_piece_no_longer_than_its_limit(

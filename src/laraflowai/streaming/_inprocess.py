@@ -22,15 +22,11 @@ __all__ = ["atimed", "timed"]
 def _checked(limits: Limits, event: Event, last: float) -> float:
     """Raise the error of a limit that passed before `event`; the time it came."""
     now = time.monotonic()
-    if now > limits.total_at:
-        raise limits.error("total")
+    limits.check(now)
     if now - last > limits.settings.idle_timeout:
         raise limits.error("idle")
-    if limits.waiting:
-        if now > limits.first_at:
-            raise limits.error("first_chunk")
-        if type(event) in CONTENT:
-            limits.content_arrived()
+    if limits.waiting and type(event) in CONTENT:
+        limits.content_arrived()
     return now
 
 

@@ -90,9 +90,10 @@ class Limits:
         if self.waiting and self.settings.first_chunk_timeout < idle:
             self._timers.append(call_at(self.first_at, self.abort, "first_chunk"))
 
-    def check(self) -> None:
+    def check(self, now: float | None = None) -> None:
         """Raise the timeout error if the whole-stream or first-chunk limit passed."""
-        now = time.monotonic()
+        if now is None:
+            now = time.monotonic()
         if now > self.total_at:
             raise self.error("total")
         if self.waiting and now > self.first_at:
