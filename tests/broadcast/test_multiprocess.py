@@ -1,0 +1,89 @@
+"""Several real `laraflowai serve` processes sharing a real redis-server
+(LARAFLOWAI_STREAM_STORE=redis): a stream started through one process is
+followed, resumed and stopped through another."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.conftest import API_KEY
+from tests.servers import Hang, ProviderServer, openai_chunks, stream_reply
+from tests.web.servers import read_sse, sse_stream
+from tests.web.test_serve import free_port, serve_env, start, stop, wait_until_serving
+
+WORDS = ["one ", "two ", "three ", "four ", "five ", "six ", "seven ", "eight"]
+
+Serve = Callable[[], str]
+
+
+@pytest.fixture
+def serve(server: ProviderServer, redis_url: str, tmp_path: Path) -> Iterator[Serve]:
+    """Start one more server process on the shared Redis; returns its URL."""
+    processes: list[subprocess.Popen[str]] = []
+    env = serve_env(
+        LARAFLOWAI_STREAM_STORE="redis",
+        LARAFLOWAI_REDIS_URL=redis_url,
+        LARAFLOWAI_STREAMING_CACHE="false",
+        LARAFLOWAI_STREAMING_BUFFER_SIZE="1",
+        LARAFLOWAI_MAX_RETRIES="0",
+        LARAFLOWAI_SSE_RESUME_GRACE="10",
+        OPENAI_API_KEY=API_KEY,
+        OPENAI_BASE_URL=f"{server.url}/v1",
+    )
+
+    def start_one() -> str:
+        port = free_port()
+        process = start(["--provider", "openai", "--port", str(port)], env, tmp_path)
+        processes.append(process)
+        wait_until_serving(process, port)
+        return f"http://127.0.0.1:{port}"
+
+    yield start_one
+    for process in processes:
+        stop(process)
+
+
+def test_a_stream_started_on_one_process_resumes_on_another_with_no_gap_or_duplicate(
+    server: ProviderServer, serve: Serve
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(WORDS), delay=0.1))
+    a, b = serve(), serve()
+    with httpx2.Client(timeout=10) as client:
+        with sse_stream(client, f"{a}/api/stream-chat", params={"task": "Count"}) as stream:
+            first = stream.read_events(3)  # start and two chunks, then the connection drops
+        stream_id = first.payloads[0]["stream_id"]
+        last_id = first.events[-1].id
+        assert last_id == f"{stream_id}-2"
+        rest = read_sse(client, f"{b}/api/stream-chat", last_event_id=last_id)
+        followed = read_sse(client, f"{b}/api/stream-chat", params={"stream_id": stream_id})
+    assert rest.status == 200
+    indices = [int(event.id.rpartition("-")[2]) for event in rest.events]
+    assert indices == list(range(3, 3 + len(indices)))
+    chunks = [p["chunk"] for p in first.payloads + rest.payloads if p["type"] == "chunk"]
+    assert chunks == WORDS
+    assert rest.payloads[-1]["type"] == "complete" and "stopped" not in rest.payloads[-1]
+    assert [e.id for e in followed.events] == [f"{stream_id}-{n}" for n in range(len(WORDS) + 2)]
+    assert server.request_count == 1
+
+
+def test_a_stop_sent_to_another_process_ends_the_stream_and_its_provider_request(
+    server: ProviderServer, serve: Serve
+) -> None:
+    events = openai_chunks(["Partial ", "answer"], finish_reason=None, include_done=False)
+    server.enqueue(stream_reply(events, then=[Hang()]))
+    a, b = serve(), serve()
+    with httpx2.Client(timeout=10) as client:
+        with sse_stream(client, f"{a}/api/stream-chat", params={"task": "Go"}) as stream:
+            stream_id = stream.read_events(3).payloads[0]["stream_id"]
+            stopped = client.post(f"{b}/api/stream-chat/{stream_id}/stop")
+            assert server.wait_for_disconnect(0, timeout=3.0), "upstream still open after stop"
+            received = stream.read_to_end()
+        status = client.get(f"{b}/api/stream-chat/{stream_id}").json()
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    assert received.payloads[-1] == {"type": "complete", "stopped": True, "reason": "stop"}
+    assert status["status"] == "stopped"
