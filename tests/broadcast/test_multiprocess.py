@@ -1,12 +1,14 @@
 """Several real `laraflowai serve` processes sharing a real redis-server
-(LARAFLOWAI_STREAM_STORE=redis): a stream started through one process is
-followed, resumed and stopped through another."""
+(LARAFLOWAI_STREAM_STORE=redis, LARAFLOWAI_WEBSOCKET_DRIVER=redis): a stream
+started through one process is followed, resumed and stopped through another,
+over SSE and over the Pusher protocol."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -16,6 +18,7 @@ from tests.servers import Hang, ProviderServer, openai_chunks, stream_reply
 from tests.web.servers import read_sse, sse_stream
 from tests.web.test_serve import free_port, serve_env, start, stop, wait_until_serving
 
+KEY = "multi-process-key"
 WORDS = ["one ", "two ", "three ", "four ", "five ", "six ", "seven ", "eight"]
 
 Serve = Callable[[], str]
@@ -34,6 +37,11 @@ def serve(server: ProviderServer, redis_url: str, tmp_path: Path) -> Iterator[Se
         LARAFLOWAI_SSE_RESUME_GRACE="10",
         OPENAI_API_KEY=API_KEY,
         OPENAI_BASE_URL=f"{server.url}/v1",
+        LARAFLOWAI_WEBSOCKET_ENABLED="true",
+        LARAFLOWAI_WEBSOCKET_DRIVER="redis",
+        PUSHER_APP_ID="1",
+        PUSHER_APP_KEY=KEY,
+        PUSHER_APP_SECRET="pusher-secret-multi-9f2",
     )
 
     def start_one() -> str:
@@ -87,3 +95,23 @@ def test_a_stop_sent_to_another_process_ends_the_stream_and_its_provider_request
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
     assert received.payloads[-1] == {"type": "complete", "stopped": True, "reason": "stop"}
     assert status["status"] == "stopped"
+
+
+def test_a_stream_started_on_one_process_reaches_pusher_js_connected_to_another(
+    server: ProviderServer, serve: Serve, listen: Any
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(WORDS), delay=0.05))
+    a, b = serve(), serve()
+    port_b = b.rpartition(":")[2]
+    channel = "private-laraflowai.room-9"
+    listener = listen(KEY, "127.0.0.1", port_b, channel, f"{b}/broadcasting/auth")
+    listener.wait_for("subscribed")
+    started = httpx2.post(
+        f"{a}/api/stream-chat-websocket", json={"task": "Count", "channel": "room-9"}
+    ).json()
+    assert started["channel"] == channel
+    events = listener.events()
+    assert [e["data"]["chunk"] for e in events if e["name"] == "chunk"] == WORDS
+    assert events[-1]["name"] == "complete"
+    ids = [e["data"]["id"] for e in events]
+    assert ids == [f"{started['stream_id']}-{n}" for n in range(len(ids))]

@@ -81,7 +81,7 @@ class WebSocketRoutes:
             Route("/api/stream-chat-websocket", self.stream_chat, methods=["POST"]),
             Route("/broadcasting/auth", self.auth, methods=["POST"]),
         ]
-        if self.delivery.settings.driver == "builtin":
+        if self.delivery.settings.driver in ("builtin", "redis"):
             routes.append(WebSocketRoute("/app/{key}", self.socket))
         return routes
 
