@@ -5,7 +5,10 @@ over SSE and over the Pusher protocol."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, require
 from tests.servers import Hang, ProviderServer, openai_chunks, stream_reply
 from tests.web.servers import read_sse, sse_stream
 from tests.web.test_serve import free_port, serve_env, start, stop, wait_until_serving
@@ -25,10 +28,8 @@ Serve = Callable[[], str]
 
 
 @pytest.fixture
-def serve(server: ProviderServer, redis_url: str, tmp_path: Path) -> Iterator[Serve]:
-    """Start one more server process on the shared Redis; returns its URL."""
-    processes: list[subprocess.Popen[str]] = []
-    env = serve_env(
+def shared_env(server: ProviderServer, redis_url: str) -> dict[str, str]:
+    return serve_env(
         LARAFLOWAI_STREAM_STORE="redis",
         LARAFLOWAI_REDIS_URL=redis_url,
         LARAFLOWAI_STREAMING_CACHE="false",
@@ -44,8 +45,15 @@ def serve(server: ProviderServer, redis_url: str, tmp_path: Path) -> Iterator[Se
         PUSHER_APP_SECRET="pusher-secret-multi-9f2",
     )
 
-    def start_one() -> str:
+
+@pytest.fixture
+def serve(shared_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start one more server process on the shared Redis; returns its URL."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start_one(**extra: str) -> str:
         port = free_port()
+        env = {**shared_env, **extra}
         process = start(["--provider", "openai", "--port", str(port)], env, tmp_path)
         processes.append(process)
         wait_until_serving(process, port)
@@ -115,3 +123,56 @@ def test_a_stream_started_on_one_process_reaches_pusher_js_connected_to_another(
     assert events[-1]["name"] == "complete"
     ids = [e["data"]["id"] for e in events]
     assert ids == [f"{started['stream_id']}-{n}" for n in range(len(ids))]
+
+
+@pytest.fixture
+def worker(shared_env: dict[str, str], tmp_path: Path) -> Iterator[None]:
+    require("taskiq_redis", "background jobs come with the jobs extra")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "laraflowai", "worker", "--log-level", "warning"],
+        env=shared_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    yield
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_two_servers_and_a_worker_serve_one_stream_over_websocket_and_sse_and_stop_it(
+    server: ProviderServer, serve: Callable[..., str], worker: None, listen: Any
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(WORDS), delay=0.1))
+    hanging = openai_chunks(["Partial ", "answer"], finish_reason=None, include_done=False)
+    server.enqueue(stream_reply(hanging, then=[Hang()]))
+    a = serve(LARAFLOWAI_QUEUE="redis")
+    b = serve(LARAFLOWAI_QUEUE="redis")
+    channel = "private-laraflowai.room-w"
+    listener = listen(KEY, "127.0.0.1", b.rpartition(":")[2], channel, f"{b}/broadcasting/auth")
+    listener.wait_for("subscribed")
+
+    with httpx2.Client(timeout=30) as client:
+        body = {"task": "Count", "channel": "room-w"}
+        stream_id = client.post(f"{a}/api/stream-chat-websocket", json=body).json()["stream_id"]
+        url = f"{a}/api/stream-chat"
+        with sse_stream(client, url, params={"stream_id": stream_id}) as stream:
+            first = stream.read_events(3)  # on A: start and two chunks, then cut off
+        rest = read_sse(client, f"{b}/api/stream-chat", last_event_id=first.events[-1].id)
+        events = listener.events()
+
+        indices = [int(event.id.rpartition("-")[2]) for event in rest.events]
+        assert indices == list(range(3, 3 + len(indices)))
+        chunks = [p["chunk"] for p in first.payloads + rest.payloads if p["type"] == "chunk"]
+        assert chunks == WORDS
+        assert [e["data"]["chunk"] for e in events if e["name"] == "chunk"] == WORDS
+        assert events[-1]["name"] == "complete"
+
+        body = {"task": "Go", "channel": "room-w"}
+        second = client.post(f"{a}/api/stream-chat-websocket", json=body).json()["stream_id"]
+        assert server.wait_for_requests(2, timeout=30)
+        stopped = client.post(f"{b}/api/stream-chat/{second}/stop").json()
+        assert stopped["status"] == "stopped"
+        assert server.wait_for_disconnect(1, timeout=5.0), "the worker's request is still open"

@@ -237,9 +237,11 @@ class WebSocketDelivery:
         settings: WebSocketSettings,
         *,
         client: PusherClient | None = None,
+        jobs: Any = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
+        self.jobs = jobs  # a laraflowai.jobs.StreamJobs: streams run in workers
         self.channels = _channel_streams(registry, settings)
         self._client = client
         self._jobs: set[asyncio.Task[None]] = set()
@@ -252,7 +254,25 @@ class WebSocketDelivery:
         return self.settings.public_channels and channel.startswith(f"{self.settings.prefix}.")
 
     async def start(self, events: Any, channel: str, meta: dict[str, Any]) -> str:
+        """Run `events` (in this process) as a stream sent to `channel`."""
         stream_id = await self.registry.start(events, meta=meta)
+        return await self._send(stream_id, channel)
+
+    async def dispatch(self, spec: dict[str, Any], channel: str, meta: dict[str, Any]) -> str:
+        """Queue the answer `spec` describes for a worker, sent to `channel`."""
+        assert self.jobs is not None
+        stream_id: str = await self.jobs.dispatch(
+            spec["task"],
+            role=spec.get("role"),
+            goal=spec.get("goal"),
+            provider=spec.get("provider"),
+            model=spec.get("model"),
+            options=spec.get("options"),
+            meta=meta,
+        )
+        return await self._send(stream_id, channel)
+
+    async def _send(self, stream_id: str, channel: str) -> str:
         # The job holds the stream as its listener until it ends: a stream sent
         # to a channel runs to its end, as a background job does, unless stopped.
         subscription = await self.registry.subscribe(stream_id)
@@ -293,3 +313,5 @@ class WebSocketDelivery:
         if self._client is not None:
             await self._client.aclose()
         await self.channels.aclose()
+        if self.jobs is not None:
+            await self.jobs.aclose()

@@ -104,7 +104,12 @@ def create_app(
         settings=settings,
     )
     api = StreamRoutes(registry, web, chat)
-    delivery = WebSocketDelivery(registry, sockets)
+    jobs = None
+    if web.queue == "redis":
+        from ..jobs import StreamJobs
+
+        jobs = StreamJobs(settings, registry=registry)
+    delivery = WebSocketDelivery(registry, sockets, jobs=jobs)
     websocket = WebSocketRoutes(delivery, web, chat, authorize=authorize)
     static = resources.files("laraflowai.web") / "static"
 
