@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from ._redis_io import Tail, Writer
 from .base import (
     TERMINAL_TYPES,
     StreamEntry,
@@ -94,7 +95,6 @@ class _Owned:
 
     __slots__ = (
         "id", "keys", "count", "task", "status", "cancel_reason", "grace", "background",
-        "pending", "flusher",
     )  # fmt: skip
 
     def __init__(self, stream_id: str, keys: _Keys) -> None:
@@ -106,8 +106,6 @@ class _Owned:
         self.cancel_reason: str | None = None
         self.grace: asyncio.TimerHandle | None = None
         self.background = False
-        self.pending: list[tuple[str, dict[str, Any]]] = []
-        self.flusher: asyncio.Task[None] | None = None
 
 
 class _Keys:
@@ -144,31 +142,28 @@ class _RedisSubscription(Subscription):
         return self._ended
 
     async def next(self) -> list[StreamEntry]:
-        client = self._registry.client
+        registry = self._registry
         keys = self._keys
         while not self._closed.done() and not self._ended:
-            # One round trip per batch: XREAD answers at once when entries wait.
-            read = asyncio.ensure_future(
-                client.xread({keys.log: f"0-{self._cursor}"}, count=_BATCH, block=_BLOCK_MS)
-            )
-            await asyncio.wait({read, self._closed}, return_when=asyncio.FIRST_COMPLETED)
-            if not read.done():
-                read.cancel()
-                with contextlib.suppress(BaseException):
-                    await read
+            waiter = registry._tail.wait(keys.log, self._cursor, registry.client)
+            pending: set[asyncio.Future[Any]] = {waiter.future, self._closed}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not waiter.future.done():
+                registry._tail.forget(waiter)
                 break
-            result = read.result()
-            if result:
-                entries = self._take(result[0][1])
+            found = waiter.future.result()
+            if found:
+                entries = self._take(found)
                 if entries[-1].type in TERMINAL_TYPES:
                     self._ended = True
                 return entries
             # Silence: an expired stream is over; a running one may have lost its producer.
+            client = registry.client
             if await client.hget(keys.meta, "status") not in _LIVE:
                 if not await client.exists(keys.log):
                     self._ended = True
                 continue
-            await self._registry._check_alive(self.stream_id)
+            await registry._check_alive(self.stream_id)
         return []
 
     def _take(self, found: list[tuple[bytes, dict[bytes, bytes]]]) -> list[StreamEntry]:
@@ -211,6 +206,12 @@ class RedisStreamRegistry(StreamRegistry):
         self.retention = retention
         self.prefix = prefix
         self.client: Any = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        self._writer = Writer(self.client)
+        self._tail = Tail(
+            lambda: aioredis.Redis.from_url(url, single_connection_client=True),
+            block_ms=_BLOCK_MS,
+            count=_BATCH,
+        )
         self._owned: dict[str, _Owned] = {}
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -335,6 +336,7 @@ class RedisStreamRegistry(StreamRegistry):
                     await task
         if self._pubsub is not None:
             await self._pubsub.aclose()
+        await self._tail.aclose()
         await self.client.aclose()
 
     # the producing side
@@ -366,12 +368,13 @@ class RedisStreamRegistry(StreamRegistry):
         if owned.status != "running":
             return
         owned.count += 1
-        owned.pending.append((f"0-{owned.count}", {"t": kind, "d": orjson.dumps(payload)}))
+        log, entry_id = owned.keys.log, f"0-{owned.count}"
+        fields = {"t": kind, "d": orjson.dumps(payload)}
+        writer = self._writer
+        writer.add(lambda pipe: pipe.xadd(log, fields, id=entry_id))
         if kind not in TERMINAL_TYPES:
-            if owned.flusher is None or owned.flusher.done():
-                owned.flusher = asyncio.create_task(self._flush(owned))
-            elif len(owned.pending) > _BATCH:  # Redis is slower than the producer: wait
-                await asyncio.shield(owned.flusher)
+            if writer.backlog > _BATCH:  # Redis is slower than the producers: wait
+                await writer.flush()
             return
         if kind == "error":
             status: StreamStatus = "error"
@@ -381,35 +384,20 @@ class RedisStreamRegistry(StreamRegistry):
             status = "complete"
         owned.status = status
         keys = owned.keys
-        while owned.pending or (owned.flusher is not None and not owned.flusher.done()):
-            if owned.flusher is None or owned.flusher.done():
-                owned.flusher = asyncio.create_task(self._flush(owned))
-            await asyncio.shield(owned.flusher)
         retention = max(int(self.retention), 1)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.meta, mapping={"status": status, "ended_at": time.time()})
+        ended = {"status": status, "ended_at": time.time()}
+
+        def end(pipe: Any) -> None:
+            pipe.hset(keys.meta, mapping=ended)
             pipe.expire(keys.log, retention)
             pipe.expire(keys.meta, retention)
             pipe.delete(keys.alive)
-            await pipe.execute()
+
+        writer.add(end)
+        await writer.flush()
         if owned.grace is not None:
             owned.grace.cancel()
         self._owned.pop(owned.id, None)
-
-    async def _flush(self, owned: _Owned) -> None:
-        """Write what is pending in one pipeline, again while more came meanwhile.
-        A task of its own: cancelling the producer never cuts a write short, so
-        entry ids stay dense and the last event goes last."""
-        log = owned.keys.log
-        while owned.pending:
-            batch, owned.pending = owned.pending, []
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for entry_id, fields in batch:
-                        pipe.xadd(log, fields, id=entry_id)
-                    await pipe.execute()
-            except Exception:
-                logger.exception("stream %s: %d event(s) not stored in Redis", owned.id, len(batch))
 
     async def _finalize(self, owned: _Owned) -> None:
         if owned.status != "running":
