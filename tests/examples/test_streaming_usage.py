@@ -26,9 +26,10 @@ def test_every_snippet_of_the_document_runs_against_the_offline_model(tmp_path: 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    for title in ("Agent streaming", "Task streaming configuration", "Crew streaming",
-                  "StreamingResponse API", "Callback functions", "Performance: buffering and caching",
-                  "Error handling"):  # fmt: skip
+    titles = ["Agent streaming", "Task streaming configuration", "Crew streaming",
+              "StreamingResponse API", "Callback functions",
+              "Performance: buffering and caching", "Error handling"]  # fmt: skip
+    for title in titles:
         assert f"=== {title} ===" in out
     assert "Received: " in out and "Chunk: " in out and "Task completed: " in out
     assert "New chunk: " in out and "Error: unknown provider 'no-such-provider'" in out
