@@ -28,6 +28,7 @@ from ..streaming._http import aclose_clients
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
+from .limits import ClientLimits, LimitSettings, MemoryCounters, RedisCounters
 from .routes import StreamRoutes
 from .websocket import Authorize, WebSocketDelivery, WebSocketRoutes, WebSocketSettings
 
@@ -64,6 +65,11 @@ def _registry(web: WebSettings, settings: Settings | None) -> StreamRegistry:
     return MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
 
 
+def _counters(registry: StreamRegistry) -> MemoryCounters | RedisCounters:
+    client = getattr(registry, "client", None)  # the Redis registry's: shared limits
+    return RedisCounters(client) if client is not None else MemoryCounters()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -89,6 +95,7 @@ def create_app(
     channel (default: any caller the API lets in, for this app's channels)."""
     web = web if web is not None else WebSettings.from_settings(settings)
     sockets = WebSocketSettings.from_settings(settings)
+    limits = LimitSettings.from_settings(settings)
     if token is not None:
         web = web.replace(api_token=token)
     if registry is None:
@@ -142,6 +149,7 @@ def create_app(
         ],
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(ClientLimits, limits=limits, counters=_counters(registry)),
             Middleware(APIGuard, token=web.api_token, allowed_origins=allowed_origins),
         ],
         lifespan=lifespan,
