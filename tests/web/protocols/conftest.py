@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from laraflowai import Agent, Settings
 from laraflowai.streaming._http import aclose_clients
-from laraflowai.web import APIGuard, ChatConfig, WebSettings, openai_api
+from laraflowai.web import APIGuard, ChatConfig, WebSettings, openai_api, ui_stream
 from tests.conftest import API_KEY
 from tests.servers import ProviderServer
 from tests.web.conftest import BASE_ENV
@@ -34,7 +35,10 @@ def protocol_app(
         await aclose_clients()
 
     return Starlette(
-        routes=[*openai_api.routes(agents, chat=chat, web=web)],
+        routes=[
+            *openai_api.routes(agents, chat=chat, web=web),
+            *ui_stream.routes(chat=chat, web=web),
+        ],
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=["*"] if web.api_token else LOOPBACK),
             Middleware(APIGuard, token=web.api_token),
@@ -88,3 +92,11 @@ def make_web_agent(server: ProviderServer) -> Callable[..., Agent]:
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def js_clients() -> Path:
+    """tests/js installed (once per lock file) in a temporary folder."""
+    from .node import install_js
+
+    return install_js()
