@@ -20,7 +20,7 @@ from .._exceptions import ConfigurationError
 from .._secrets import redact
 from .._types import Message
 from ..broadcast import public_error
-from ..crew import Agent
+from ..crew import Agent, Task
 from ..crew.conversation import check_history
 from ..streaming.response import AsyncStreamingResponse
 from ..wire import Event
@@ -90,7 +90,7 @@ def split_conversation(
 
 
 def start_answer(
-    agent: Agent, task: str, history: list[Message], **options: Any
+    agent: Agent, task: Task | str, history: list[Message], **options: Any
 ) -> AsyncStreamingResponse:
     """`agent.astream(...)`, with a setup the provider refuses reported as bad input."""
     try:

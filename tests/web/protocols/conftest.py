@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from laraflowai import Agent, Settings
 from laraflowai.streaming._http import aclose_clients
-from laraflowai.web import APIGuard, ChatConfig, WebSettings, openai_api, ui_stream
+from laraflowai.web import APIGuard, ChatConfig, WebSettings, ag_ui, openai_api, ui_stream
 from tests.conftest import API_KEY
 from tests.servers import ProviderServer
 from tests.web.conftest import BASE_ENV
@@ -38,6 +38,7 @@ def protocol_app(
         routes=[
             *openai_api.routes(agents, chat=chat, web=web),
             *ui_stream.routes(chat=chat, web=web),
+            *ag_ui.routes(chat=chat, web=web),
         ],
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=["*"] if web.api_token else LOOPBACK),
