@@ -5,6 +5,7 @@ provider server. https://github.com/laraflowai/laraflowai/issues/17"""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -291,3 +292,54 @@ def test_the_api_token_guards_the_v1_routes(
     )
     assert answer.choices[0].message.content == "ok"
     assert server.request_count == 1
+
+
+def test_the_chunk_encoder_writes_openai_frames_without_io() -> None:
+    from laraflowai import Finished, ReasoningDelta, TextDelta, ToolCall, Usage
+    from laraflowai.web.openai_api import ChatCompletionChunks
+
+    encoder = ChatCompletionChunks("m", include_usage=True, id="chatcmpl-1", created=7)
+    frames = b"".join(
+        [
+            encoder.start(),
+            encoder.feed(ReasoningDelta("hm")),
+            encoder.feed(TextDelta('say "hi"\n')),
+            encoder.feed(ToolCall(0, "call_9", "f", {"a": 1})),
+            encoder.feed(Finished("tool_calls")),
+            encoder.feed(Usage(5, 2, 7, reasoning_tokens=1)),
+            encoder.end(),
+        ]
+    ).decode()
+    *events, done, rest = frames.split("\n\n")
+    assert (done, rest) == ("data: [DONE]", "")
+    chunks = [json.loads(event.removeprefix("data: ")) for event in events]
+    head = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 7,
+        "model": "m",
+        "system_fingerprint": None,
+    }
+
+    def delta(value: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": value, "logprobs": None, "finish_reason": finish}
+        return {**head, "choices": [choice], "usage": None}
+
+    call = {"index": 0, "id": "call_9", "type": "function"}
+    assert chunks == [
+        delta({"role": "assistant", "content": ""}),
+        delta({"reasoning_content": "hm"}),
+        delta({"content": 'say "hi"\n'}),
+        delta({"tool_calls": [{**call, "function": {"name": "f", "arguments": '{"a":1}'}}]}),
+        delta({}, "tool_calls"),
+        {
+            **head,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": 2,
+                "total_tokens": 7,
+                "completion_tokens_details": {"reasoning_tokens": 1},
+            },
+        },
+    ]
