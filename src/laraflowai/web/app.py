@@ -28,6 +28,7 @@ from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
 from .routes import StreamRoutes
+from .websocket import Authorize, WebSocketDelivery, WebSocketRoutes, WebSocketSettings
 
 __all__ = ["create_app"]
 
@@ -61,12 +62,16 @@ def create_app(
     registry: StreamRegistry | None = None,
     allowed_hosts: Iterable[str] | None = None,
     allowed_origins: Iterable[str] = (),
+    authorize: Authorize | None = None,
 ) -> Starlette:
     """The chat app. Settings come from the environment unless given; `token`
     (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
     loopback Host headers are accepted, unless `allowed_hosts` says otherwise
-    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1)."""
+    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1).
+    `authorize(request, channel)` decides who may join a private WebSocket
+    channel (default: any caller the API lets in, for this app's channels)."""
     web = web if web is not None else WebSettings.from_settings(settings)
+    sockets = WebSocketSettings.from_settings(settings)
     if token is not None:
         web = web.replace(api_token=token)
     registry = (
@@ -85,6 +90,8 @@ def create_app(
         settings=settings,
     )
     api = StreamRoutes(registry, web, chat)
+    delivery = WebSocketDelivery(registry, sockets)
+    websocket = WebSocketRoutes(delivery, web, chat, authorize=authorize)
     static = resources.files("laraflowai.web") / "static"
 
     async def page(request: Request) -> Response:
@@ -95,6 +102,7 @@ def create_app(
         try:
             yield
         finally:
+            await delivery.aclose()
             await registry.aclose()
             # The provider connections of this event loop go with it.
             await aclose_clients()
@@ -108,6 +116,7 @@ def create_app(
         routes=[
             Route("/", page, methods=["GET"]),
             *api.routes(),
+            *websocket.routes(),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
         middleware=[
@@ -118,4 +127,5 @@ def create_app(
     )
     app.state.streams = registry
     app.state.web = web
+    app.state.websocket = delivery
     return app
