@@ -52,6 +52,7 @@ _STATUS_BY_REASON: dict[str, StreamStatus] = {
     "abandoned": "abandoned",
     "shutdown": "stopped",
 }
+_LIVE = (b"running", b"queued")
 _DEAD_PRODUCER = orjson.dumps(
     {"type": "error", "kind": "server", "message": "The server producing this answer stopped."}
 )
@@ -68,10 +69,32 @@ return 1
 """
 
 
+# Take a queued stream: the process that runs this produces it.
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'running')
+redis.call('SET', KEYS[2], 1, 'EX', ARGV[1])
+return 1
+"""
+# End a stream that no process has taken yet.
+_STOP_QUEUED = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+local n = redis.call('XLEN', KEYS[2])
+redis.call('XADD', KEYS[2], '0-' .. (n + 1), 't', 'complete', 'd', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+_STOPPED = orjson.dumps({"type": "complete", "stopped": True, "reason": "stop"})
+
+
 class _Owned:
     """A stream this process produces."""
 
-    __slots__ = ("id", "keys", "count", "task", "status", "cancel_reason", "grace", "lock")
+    __slots__ = (
+        "id", "keys", "count", "task", "status", "cancel_reason", "grace", "lock", "background",
+    )  # fmt: skip
 
     def __init__(self, stream_id: str, keys: _Keys) -> None:
         self.id = stream_id
@@ -82,6 +105,7 @@ class _Owned:
         self.cancel_reason: str | None = None
         self.grace: asyncio.TimerHandle | None = None
         self.lock = asyncio.Lock()
+        self.background = False
 
 
 class _Keys:
@@ -137,7 +161,7 @@ class _RedisSubscription(Subscription):
             if found:
                 return self._take(found)
             status = await client.hget(keys.meta, "status")
-            if status is None or status != b"running":
+            if status not in _LIVE:
                 if not await client.xrange(keys.log, f"0-{self._cursor + 1}", "+", count=1):
                     self._ended = True
                     return []
@@ -175,7 +199,7 @@ class _RedisSubscription(Subscription):
         """Whether it is already over with nothing left to read (for `exhausted`)."""
         client = self._registry.client
         status = await client.hget(self._keys.meta, "status")
-        if status != b"running":
+        if status not in _LIVE:
             length = await client.xlen(self._keys.log)
             self._ended = self._cursor >= length
 
@@ -202,6 +226,8 @@ class RedisStreamRegistry(StreamRegistry):
         self._listener: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._end_dead = self.client.register_script(_END_DEAD)
+        self._claim = self.client.register_script(_CLAIM)
+        self._stop_queued = self.client.register_script(_STOP_QUEUED)
 
     def __repr__(self) -> str:
         return f"<RedisStreamRegistry prefix={self.prefix!r} owned={len(self._owned)}>"
@@ -212,22 +238,54 @@ class RedisStreamRegistry(StreamRegistry):
         *,
         meta: Mapping[str, Any] | None = None,
     ) -> str:
+        stream_id = await self.enqueue(meta=meta, background=False)
+        await self.adopt(stream_id, events)
+        return stream_id
+
+    async def enqueue(
+        self, *, meta: Mapping[str, Any] | None = None, background: bool = True
+    ) -> str:
+        """A stream whose producer another process adopts later (a worker's job):
+        it can be followed, and stopped, from now on. A `background` stream is
+        never abandoned: it runs to its end with or without listeners."""
         stream_id = secrets.token_hex(12)
-        owned = _Owned(stream_id, _Keys(self.prefix, stream_id))
-        keys = owned.keys
+        keys = _Keys(self.prefix, stream_id)
+        start = {"type": "start", "stream_id": stream_id, **(meta or {})}
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.meta, mapping={"status": "running", "started_at": time.time(),
-                                          "listeners": 0})  # fmt: skip
+            fields = {"status": "queued", "started_at": time.time(), "listeners": 0}
+            pipe.hset(keys.meta, mapping={**fields, "background": int(background)})
+            pipe.xadd(keys.log, {"t": "start", "d": orjson.dumps(start)}, id="0-1")
             pipe.expire(keys.meta, _RUNNING_TTL)
-            pipe.set(keys.alive, 1, ex=_ALIVE_SECONDS)
+            pipe.expire(keys.log, _RUNNING_TTL)
             await pipe.execute()
+        return stream_id
+
+    async def adopt(self, stream_id: str, events: AsyncIterator[Mapping[str, Any]]) -> bool:
+        """Produce a queued stream from `events` in this process. False (and
+        `events` closed) when it is not queued: stopped meanwhile, or adopted
+        by another process (a redelivered job)."""
+        keys = _Keys(self.prefix, stream_id)
+        if not await self._claim(keys=[keys.meta, keys.alive], args=[_ALIVE_SECONDS]):
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            return False
+        owned = _Owned(stream_id, keys)
+        owned.count = await self.client.xlen(keys.log)
+        owned.background = await self.client.hget(keys.meta, "background") == b"1"
         self._owned[stream_id] = owned
         await self._control(keys.ctl)
-        await self._append(owned, {"type": "start", "stream_id": stream_id, **(meta or {})})
         owned.task = asyncio.create_task(self._run(owned, events), name=f"laraflowai-{stream_id}")
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat())
-        return stream_id
+        await self._maybe_abandon(owned)
+        return True
+
+    async def wait(self, stream_id: str) -> None:
+        """Until this process's producer of `stream_id` is done."""
+        owned = self._owned.get(stream_id)
+        if owned is not None and owned.task is not None:
+            await asyncio.wait({owned.task})
 
     async def subscribe(self, stream_id: str, after: int | None = None) -> Subscription:
         keys = _Keys(self.prefix, stream_id)
@@ -243,7 +301,7 @@ class RedisStreamRegistry(StreamRegistry):
                     f"stream {stream_id} has no event {after} (it has {length} so far)"
                 )
         await self.client.hincrby(keys.meta, "listeners", 1)
-        if status == b"running":
+        if status in _LIVE:
             await self.client.publish(keys.ctl, "attached")
         subscription = _RedisSubscription(self, stream_id, 0 if after is None else after + 1)
         await subscription.initial_state()
@@ -255,8 +313,13 @@ class RedisStreamRegistry(StreamRegistry):
             await self._cancel(owned, "stop")
         else:
             info = await self._info(stream_id)
+            keys = _Keys(self.prefix, stream_id)
+            retention = max(int(self.retention), 1)
+            if await self._stop_queued(
+                keys=[keys.meta, keys.log], args=[_STOPPED, time.time(), retention]
+            ):
+                return await self._info(stream_id)
             if info.status == "running":
-                keys = _Keys(self.prefix, stream_id)
                 if not await self.client.publish(keys.ctl, "stop"):
                     await self._check_alive(stream_id)
                 deadline = time.monotonic() + _CANCEL_WAIT + 1
@@ -399,6 +462,8 @@ class RedisStreamRegistry(StreamRegistry):
                 await self._maybe_abandon(owned)
 
     async def _maybe_abandon(self, owned: _Owned) -> None:
+        if owned.background:
+            return
         listeners = int(await self.client.hget(owned.keys.meta, "listeners") or 0)
         if listeners > 0 or owned.status != "running":
             return
@@ -423,7 +488,7 @@ class RedisStreamRegistry(StreamRegistry):
         keys = _Keys(self.prefix, stream_id)
         with contextlib.suppress(Exception):
             left = await self.client.hincrby(keys.meta, "listeners", -1)
-            if left <= 0 and await self.client.hget(keys.meta, "status") == b"running":
+            if left <= 0 and await self.client.hget(keys.meta, "status") in _LIVE:
                 await self.client.publish(keys.ctl, "detached")
 
     async def _check_alive(self, stream_id: str) -> None:
@@ -446,9 +511,10 @@ class RedisStreamRegistry(StreamRegistry):
                 f"no stream {stream_id!r}: it never existed or its retention window ended"
             )
         ended = meta.get(b"ended_at")
+        status = meta[b"status"].decode()
         return StreamInfo(
             stream_id,
-            meta[b"status"].decode(),
+            "running" if status == "queued" else status,  # waiting for a worker
             length,
             max(int(meta.get(b"listeners", 0)), 0),
             float(meta[b"started_at"]),

@@ -32,7 +32,9 @@ __all__ = [
     "pusher_payload",
 ]
 
-DRIVERS = ("pusher", "builtin")
+DRIVERS = ("pusher", "builtin", "redis")
+# A channel remembers its last stream this long (the stream itself expires sooner).
+_BINDING_SECONDS = 24 * 3600
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_\-=@,.;]{1,100}$")
 _SOCKET_ID = re.compile(r"^\d{1,20}\.\d{1,20}$")
 _GRAPHEME = regex.compile(r"\X")
@@ -114,37 +116,116 @@ class WebSocketSettings:
 
 
 class ChannelStreams:
-    """Which stream each channel shows now, and waiting for the next one."""
+    """Which stream each channel shows now, and waiting for the next one, in
+    this process (the `builtin` driver)."""
 
     def __init__(self, registry: StreamRegistry) -> None:
         self.registry = registry
         self._current: dict[str, str] = {}
         self._changed: dict[str, asyncio.Event] = {}
 
-    def bind(self, channel: str, stream_id: str) -> None:
+    async def bind(self, channel: str, stream_id: str) -> None:
         self._current[channel] = stream_id
+        self._announce(channel)
+
+    async def current(self, channel: str) -> str | None:
+        return self._current.get(channel)
+
+    def _announce(self, channel: str) -> None:
         changed = self._changed.pop(channel, None)
         if changed is not None:
             changed.set()
 
     async def running(self, channel: str) -> str | None:
-        stream_id = self._current.get(channel)
+        """The channel's stream if it is still running."""
+        stream_id = await self.current(channel)
         if stream_id is None:
             return None
         info = await self.registry.info(stream_id)
-        if info is None:  # its retention ended
-            if self._current.get(channel) == stream_id:
-                del self._current[channel]
-            return None
-        return stream_id if not info.ended else None
+        return stream_id if info is not None and not info.ended else None
 
     async def next(self, channel: str, after: str | None) -> str:
         """The channel's stream once it is another than `after`."""
         while True:
-            stream_id = self._current.get(channel)
+            changed = self._changed.setdefault(channel, asyncio.Event())
+            stream_id = await self.current(channel)
             if stream_id is not None and stream_id != after:
                 return stream_id
-            await self._changed.setdefault(channel, asyncio.Event()).wait()
+            await self._watch(channel)
+            await changed.wait()
+
+    async def _watch(self, channel: str) -> None:
+        """Make sure a change of `channel` made elsewhere is announced here."""
+
+    async def aclose(self) -> None:
+        self._current.clear()
+
+
+class RedisChannelStreams(ChannelStreams):
+    """The same, shared by every process through Redis (the `redis` driver):
+    the binding is a key, and its changes are announced over pub/sub."""
+
+    def __init__(self, registry: StreamRegistry, client: Any, prefix: str) -> None:
+        super().__init__(registry)
+        self._client = client
+        self._prefix = prefix
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._watched: set[str] = set()
+
+    def _key(self, channel: str) -> str:
+        return f"{self._prefix}:channel:{channel}"
+
+    async def bind(self, channel: str, stream_id: str) -> None:
+        key = self._key(channel)
+        await self._client.set(key, stream_id, ex=_BINDING_SECONDS)
+        await self._client.publish(key, stream_id)
+
+    async def current(self, channel: str) -> str | None:
+        value = await self._client.get(self._key(channel))
+        return value.decode() if value is not None else None
+
+    async def _watch(self, channel: str) -> None:
+        if channel in self._watched:
+            return
+        if self._pubsub is None:
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self._key(channel))
+        self._watched.add(channel)
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        self._announce(channel)  # a change may have come before the subscription
+
+    async def _listen(self) -> None:
+        skip = len(self._prefix) + len(":channel:")
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except Exception:
+                await asyncio.sleep(0.5)
+                continue
+            if message is not None and message.get("type") == "message":
+                self._announce(message["channel"].decode()[skip:])
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(BaseException):
+                await self._listener
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+
+
+def _channel_streams(registry: StreamRegistry, settings: WebSocketSettings) -> ChannelStreams:
+    if settings.driver != "redis":
+        return ChannelStreams(registry)
+    client = getattr(registry, "client", None)
+    if client is None:
+        raise ConfigurationError(
+            "LARAFLOWAI_WEBSOCKET_DRIVER=redis serves every process from Redis: "
+            "set LARAFLOWAI_STREAM_STORE=redis (and LARAFLOWAI_REDIS_URL) too"
+        )
+    return RedisChannelStreams(registry, client, getattr(registry, "prefix", "laraflowai"))
 
 
 class WebSocketDelivery:
@@ -156,10 +237,12 @@ class WebSocketDelivery:
         settings: WebSocketSettings,
         *,
         client: PusherClient | None = None,
+        jobs: Any = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
-        self.channels = ChannelStreams(registry)
+        self.jobs = jobs  # a laraflowai.jobs.StreamJobs: streams run in workers
+        self.channels = _channel_streams(registry, settings)
         self._client = client
         self._jobs: set[asyncio.Task[None]] = set()
 
@@ -171,11 +254,29 @@ class WebSocketDelivery:
         return self.settings.public_channels and channel.startswith(f"{self.settings.prefix}.")
 
     async def start(self, events: Any, channel: str, meta: dict[str, Any]) -> str:
+        """Run `events` (in this process) as a stream sent to `channel`."""
         stream_id = await self.registry.start(events, meta=meta)
+        return await self._send(stream_id, channel)
+
+    async def dispatch(self, spec: dict[str, Any], channel: str, meta: dict[str, Any]) -> str:
+        """Queue the answer `spec` describes for a worker, sent to `channel`."""
+        assert self.jobs is not None
+        stream_id: str = await self.jobs.dispatch(
+            spec["task"],
+            role=spec.get("role"),
+            goal=spec.get("goal"),
+            provider=spec.get("provider"),
+            model=spec.get("model"),
+            options=spec.get("options"),
+            meta=meta,
+        )
+        return await self._send(stream_id, channel)
+
+    async def _send(self, stream_id: str, channel: str) -> str:
         # The job holds the stream as its listener until it ends: a stream sent
         # to a channel runs to its end, as a background job does, unless stopped.
         subscription = await self.registry.subscribe(stream_id)
-        self.channels.bind(channel, stream_id)
+        await self.channels.bind(channel, stream_id)
         job = asyncio.get_running_loop().create_task(
             self._deliver(stream_id, channel, subscription)
         )
@@ -211,3 +312,6 @@ class WebSocketDelivery:
                 await job
         if self._client is not None:
             await self._client.aclose()
+        await self.channels.aclose()
+        if self.jobs is not None:
+            await self.jobs.aclose()

@@ -21,7 +21,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._config import Settings
+from .._config import Settings, get_settings
+from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
 from ..streaming._http import aclose_clients
 from ._requests import ChatConfig
@@ -45,6 +46,22 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def _registry(web: WebSettings, settings: Settings | None) -> StreamRegistry:
+    if web.stream_store == "redis":
+        try:
+            from ..broadcast.redis import RedisStreamRegistry
+        except ImportError:
+            raise ConfigurationError(
+                "LARAFLOWAI_STREAM_STORE=redis needs the redis extra: "
+                'pip install "laraflowai[redis]"'
+            ) from None
+        url = (settings if settings is not None else get_settings()).redis_url
+        if not url:
+            raise ConfigurationError("LARAFLOWAI_STREAM_STORE=redis needs LARAFLOWAI_REDIS_URL")
+        return RedisStreamRegistry(url, resume_grace=web.resume_grace, retention=web.retention)
+    return MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
 
 
 def create_app(
@@ -74,11 +91,8 @@ def create_app(
     sockets = WebSocketSettings.from_settings(settings)
     if token is not None:
         web = web.replace(api_token=token)
-    registry = (
-        registry
-        if registry is not None
-        else MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
-    )
+    if registry is None:
+        registry = _registry(web, settings)
     chat = ChatConfig(
         role=role,
         goal=goal,
@@ -90,7 +104,12 @@ def create_app(
         settings=settings,
     )
     api = StreamRoutes(registry, web, chat)
-    delivery = WebSocketDelivery(registry, sockets)
+    jobs = None
+    if web.queue == "redis":
+        from ..jobs import StreamJobs
+
+        jobs = StreamJobs(settings, registry=registry)
+    delivery = WebSocketDelivery(registry, sockets, jobs=jobs)
     websocket = WebSocketRoutes(delivery, web, chat, authorize=authorize)
     static = resources.files("laraflowai.web") / "static"
 

@@ -81,7 +81,7 @@ class WebSocketRoutes:
             Route("/api/stream-chat-websocket", self.stream_chat, methods=["POST"]),
             Route("/broadcasting/auth", self.auth, methods=["POST"]),
         ]
-        if self.delivery.settings.driver == "builtin":
+        if self.delivery.settings.driver in ("builtin", "redis"):
             routes.append(WebSocketRoute("/app/{key}", self.socket))
         return routes
 
@@ -109,12 +109,19 @@ class WebSocketRoutes:
                 provider=body.get("provider"),
                 model=body.get("model"),
             )
-            response = agent.astream(task)
+            response = agent.astream(task)  # checks the options now, in either case
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         full = self.delivery.channel_name(channel)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
-        stream_id = await self.delivery.start(response_events(response), full, meta)
+        if self.delivery.jobs is None:
+            stream_id = await self.delivery.start(response_events(response), full, meta)
+        else:
+            await response.aclose()
+            spec = {"task": task, "role": agent.role, "goal": agent.goal,
+                    "provider": agent.provider.name, "model": agent.model,
+                    "options": dict(self.chat.options)}  # fmt: skip
+            stream_id = await self.delivery.dispatch(spec, full, meta)
         return JSONResponse({"status": "started", "channel": full, "stream_id": stream_id})
 
     async def auth(self, request: Request) -> Response:
