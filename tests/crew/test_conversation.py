@@ -1,7 +1,7 @@
 """Conversations in the Python API: `agent.stream(task, history=[...])` sends the
 turns before the task, and a `Conversation` remembers each completed answer,
 checked by what the real local provider server received.
-https://github.com/laraflowai/laraflowai/issues/17"""
+Issue 17."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """AG-UI at POST /api/ag-ui: every event we send validates as the
 `ag-ui-protocol` package's own `ag_ui.core.Event` (no field it does not
 know), and the sequence is well formed.
-https://github.com/laraflowai/laraflowai/issues/17"""
+Issue 17."""
 
 from __future__ import annotations
 

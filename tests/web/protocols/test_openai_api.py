@@ -1,6 +1,6 @@
 """The OpenAI-compatible API, read by the official `openai` SDK (sync and async,
 streaming and not) from the app under uvicorn, answering from the local
-provider server. https://github.com/laraflowai/laraflowai/issues/17"""
+provider server. Issue 17."""
 
 from __future__ import annotations
 

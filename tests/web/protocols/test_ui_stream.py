@@ -1,6 +1,6 @@
 """The Vercel AI SDK UI message stream at POST /api/chat, read in Node by the
 `ai` package's own transport (what `useChat` sends and parses) and its own
-`readUIMessageStream`. https://github.com/laraflowai/laraflowai/issues/17"""
+`readUIMessageStream`. Issue 17."""
 
 from __future__ import annotations
 
