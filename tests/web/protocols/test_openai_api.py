@@ -250,21 +250,51 @@ async def test_a_provider_failure_without_streaming_is_an_openai_error_reply(
     }
 
 
-def test_a_client_that_disconnects_closes_the_provider_request(
-    server: ProviderServer, serve_protocols: ServeProtocols
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_a_client_that_disconnects_closes_the_provider_request(
+    server: ProviderServer, serve_protocols: ServeProtocols, sync: bool
 ) -> None:
     events = openai_chunks(["Thinking ", "hard"], finish_reason=None, include_done=False)
     server.enqueue(stream_reply(events, then=[Hang()]))
-    client = client_for(serve_protocols(), True)
-    stream = client.chat.completions.create(
-        model="laraflowai", messages=[{"role": "user", "content": "Hi"}], stream=True
+    client = client_for(serve_protocols(), sync)
+    stream = await call(
+        client.chat.completions.create(
+            model="laraflowai", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
     )
-    texts = iter(stream)
-    assert next(texts).choices[0].delta.role == "assistant"
-    assert next(texts).choices[0].delta.content == "Thinking "
+    if sync:
+        chunks = iter(stream)
+        first, second = next(chunks), next(chunks)
+    else:
+        chunks = aiter(stream)
+        first, second = await anext(chunks), await anext(chunks)
+    assert first.choices[0].delta.role == "assistant"
+    assert second.choices[0].delta.content == "Thinking "
     assert not server.exchange(0).client_closed
-    stream.close()
+    await call(stream.close())
     assert server.wait_for_disconnect(0, timeout=2.0), "the provider request is still open"
+
+
+def test_an_identical_request_is_replayed_from_the_cache_with_the_same_frames(
+    server: ProviderServer, serve_protocols: ServeProtocols
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(["Cached ", "answer"], usage=USAGE)))
+    client = client_for(serve_protocols({"LARAFLOWAI_STREAMING_CACHE": "true"}), True)
+
+    def ask() -> tuple[str, Any]:
+        chunks = list(
+            client.chat.completions.create(
+                model="laraflowai",
+                messages=CONVERSATION,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return text, chunks[-1].usage.total_tokens
+
+    assert ask() == ask() == ("Cached answer", 35)
+    assert server.request_count == 1
 
 
 async def test_a_client_that_leaves_a_whole_answer_early_closes_the_provider_request(
