@@ -14,7 +14,17 @@ from typing import Any
 
 import pytest
 
+from laraflowai import Settings
+from laraflowai.web import create_app
+from tests.conftest import API_KEY
+from tests.servers import ProviderServer
+from tests.web.conftest import BASE_ENV
+from tests.web.servers import AppServer
+
 _HERE = Path(__file__).parent / "js"
+KEY, SECRET = "laraflowai-key", "pusher-secret-42ab9f"
+CREDENTIALS = {"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": KEY, "PUSHER_APP_SECRET": SECRET}
+BUILTIN = {"LARAFLOWAI_WEBSOCKET_ENABLED": "true", "LARAFLOWAI_WEBSOCKET_DRIVER": "builtin"}
 
 
 def _missing(message: str) -> None:
@@ -102,3 +112,22 @@ def listen(pusher_js: Path) -> Iterator[Any]:
     yield start
     for listener in started:
         listener.close()
+
+
+@pytest.fixture
+def serve(server: ProviderServer) -> Iterator[Any]:
+    started: list[AppServer] = []
+
+    def start(env: dict[str, str], **kwargs: Any) -> AppServer:
+        settings = Settings.from_env({**BASE_ENV, **CREDENTIALS, **env})
+        app = AppServer(
+            create_app(settings, provider="openai", base_url=f"{server.url}/v1", api_key=API_KEY,
+                       **kwargs)
+        )  # fmt: skip
+        app.server.config.ws = "websockets-sansio"
+        started.append(app.start())
+        return app
+
+    yield start
+    for app in started:
+        app.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -14,38 +14,14 @@ import pytest
 
 from laraflowai import ConfigurationError, Settings
 from laraflowai.web import create_app
-from tests.conftest import API_KEY
+from tests.pusher.conftest import BUILTIN, KEY, SECRET
 from tests.pusher.fake_pusher import FakePusher
 from tests.servers import Hang, ProviderServer, openai_chunks, stream_reply
 from tests.web.conftest import BASE_ENV
 from tests.web.servers import AppServer, read_sse
 
-KEY, SECRET = "laraflowai-key", "pusher-secret-42ab9f"
-CREDENTIALS = {"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": KEY, "PUSHER_APP_SECRET": SECRET}
 USAGE = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-@pytest.fixture
-def serve(server: ProviderServer) -> Iterator[Callable[..., AppServer]]:
-    started: list[AppServer] = []
-
-    def start(env: dict[str, str], **kwargs: Any) -> AppServer:
-        settings = Settings.from_env({**BASE_ENV, **CREDENTIALS, **env})
-        app = AppServer(
-            create_app(settings, provider="openai", base_url=f"{server.url}/v1", api_key=API_KEY,
-                       **kwargs)
-        )  # fmt: skip
-        app.server.config.ws = "websockets-sansio"
-        started.append(app.start())
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
-
-
-BUILTIN = {"LARAFLOWAI_WEBSOCKET_ENABLED": "true", "LARAFLOWAI_WEBSOCKET_DRIVER": "builtin"}
 
 
 def test_pusher_js_authorises_a_private_channel_and_receives_the_document_s_events(

@@ -110,7 +110,9 @@ def create_app(
 
         jobs = StreamJobs(settings, registry=registry)
     delivery = WebSocketDelivery(registry, sockets, jobs=jobs)
-    websocket = WebSocketRoutes(delivery, web, chat, authorize=authorize)
+    websocket = WebSocketRoutes(
+        delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins
+    )
     static = resources.files("laraflowai.web") / "static"
 
     async def page(request: Request) -> Response:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,7 +49,7 @@ from ..pusher import (
 from ._channels import CHANNEL_NAME, WebSocketDelivery, WebSocketSettings, pusher_payload
 from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
-from .auth import token_matches
+from .auth import same_site, token_matches
 from .routes import error_response, parse_event_id
 
 __all__ = ["Authorize", "WebSocketDelivery", "WebSocketRoutes", "WebSocketSettings"]
@@ -70,20 +70,38 @@ class WebSocketRoutes:
         chat: ChatConfig | None = None,
         *,
         authorize: Authorize | None = None,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self.delivery = delivery
+        self.allowed_origins = frozenset(o.lower().rstrip("/") for o in allowed_origins)
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
         self.authorize = authorize
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
+            Route("/api/websocket", self.config, methods=["GET"]),
             Route("/api/stream-chat-websocket", self.stream_chat, methods=["POST"]),
             Route("/broadcasting/auth", self.auth, methods=["POST"]),
         ]
         if self.delivery.settings.driver in ("builtin", "redis"):
             routes.append(WebSocketRoute("/app/{key}", self.socket))
         return routes
+
+    async def config(self, request: Request) -> Response:
+        """What a page needs to connect: the public app key and the channel names."""
+        settings = self.delivery.settings
+        if not settings.enabled or settings.credentials is None:
+            return JSONResponse({"enabled": False})
+        return JSONResponse(
+            {
+                "enabled": True,
+                "driver": settings.driver,
+                "served_here": settings.driver in ("builtin", "redis"),
+                "key": settings.credentials.key,
+                "channel_prefix": self.delivery.channel_name(""),
+            }
+        )
 
     async def stream_chat(self, request: Request) -> Response:
         if not self.delivery.settings.enabled:
@@ -129,6 +147,8 @@ class WebSocketRoutes:
         settings = self.delivery.settings
         if not settings.enabled or settings.credentials is None:
             return error_response(404, "not_found", "WebSocket delivery is turned off")
+        if not same_site(request.headers, self.allowed_origins):
+            return error_response(403, "cross_origin", "requests from other sites are refused")
         token = self.web.api_token
         if token is not None and not token_matches(token, request.headers):
             return error_response(401, "unauthorized", "this server needs its API token")
@@ -161,6 +181,11 @@ class WebSocketRoutes:
         credentials = self.delivery.settings.credentials
         if credentials is None or not self.delivery.settings.enabled:
             await websocket.close(code=4001)
+            return
+        # A browser always sends Origin: another site's page may not connect.
+        # (Clients outside browsers send none.)
+        if "origin" in websocket.headers and not same_site(websocket.headers, self.allowed_origins):
+            await websocket.close(code=4009, reason="connections from other sites are refused")
             return
         connection = PusherConnection(
             credentials.key, credentials.secret, allow_public=self.delivery.allows_public
