@@ -161,3 +161,19 @@ def test_the_oldest_turns_are_dropped_first_and_system_messages_stay(
     assert Conversation(make_agent()).max_turns == DEFAULT_MAX_TURNS == 20
     with pytest.raises(ConfigurationError, match="max_turns must be a whole number"):
         Conversation(make_agent(), max_turns=-1)
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_a_whole_answer_takes_the_history_too(
+    server: ProviderServer, make_agent: MakeAgent, sync: bool, async_clients: None
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(["Ada."])))
+    agent = make_agent()
+    history = [{"role": "user", "content": "I am Ada."}, {"role": "assistant", "content": "Hi!"}]
+    answer = (
+        agent.handle("Who am I?", history=history)
+        if sync
+        else await agent.ahandle("Who am I?", history=history)
+    )
+    assert answer.content == "Ada."
+    assert [m["content"] for m in sent_messages(server)[1:]] == ["I am Ada.", "Hi!", "Who am I?"]

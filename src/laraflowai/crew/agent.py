@@ -65,7 +65,7 @@ class Agent:
         return self.provider.model
 
     def messages(self, task: Task, history: Iterable[Message] = ()) -> list[Message]:
-        """The agent's system message, `history` (checked), then the task."""
+        """The agent's system message, then `history`, then the task."""
         system = f"You are {self.role}. Your goal: {self.goal}."
         if self.backstory:
             system = f"{system} {self.backstory}"
