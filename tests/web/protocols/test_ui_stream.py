@@ -234,3 +234,29 @@ def test_the_encoder_opens_and_closes_blocks_around_each_kind_of_event() -> None
         },
     ]
     assert b"".join(frames).endswith(b"data: [DONE]\n\n")
+
+
+def test_the_next_turn_sends_the_read_message_back_and_its_text_becomes_history(
+    server: ProviderServer, serve_protocols: ServeProtocols, js_clients: Path
+) -> None:
+    server.enqueue(
+        stream_reply(reasoning_text_and_tool_call()),
+        stream_reply(openai_chunks(["You're welcome."])),
+    )
+    app = serve_protocols(provider="deepseek")
+    url = f"{app.url}/api/chat"
+    first = run_node(js_clients, "read_ui_stream.mjs", url, json.dumps(CONVERSATION))
+    thanks = {"id": "u3", "role": "user", "parts": [{"type": "text", "text": "Thanks!"}]}
+
+    second = run_node(
+        js_clients, "read_ui_stream.mjs", url, json.dumps([*CONVERSATION, first["message"], thanks])
+    )
+
+    assert second["message"]["parts"][-1]["text"] == "You're welcome."
+    assert [m["content"] for m in server.requests[1].json()["messages"][1:]] == [
+        "My name is Ada.",
+        "Hello, Ada!",
+        "Look me up.",
+        "Looking it up.",
+        "Thanks!",
+    ]
