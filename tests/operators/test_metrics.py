@@ -87,3 +87,34 @@ async def test_a_completed_and_a_failed_stream_are_counted_and_traced(
     assert tuple(ok.attributes["gen_ai.response.finish_reasons"]) == ("stop",)
     assert failed.attributes["error.type"] == "rate_limit"
     assert failed.status.status_code.name == "ERROR"
+
+
+def test_the_app_serves_its_metrics_and_counts_its_sse_streams(server: ProviderServer) -> None:
+    require("prometheus_client", "metrics come with the metrics extra")
+    import httpx2
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from laraflowai import Settings
+    from laraflowai.web import create_app
+    from tests.web.conftest import BASE_ENV
+    from tests.web.servers import AppServer, read_sse
+
+    server.enqueue(stream_reply(openai_chunks(["a", "b"], usage=USAGE)))
+    settings = Settings.from_env({**BASE_ENV, "LARAFLOWAI_METRICS": "true"})
+    app = AppServer(create_app(settings, provider="openai", base_url=f"{server.url}/v1",
+                               api_key=API_KEY)).start()  # fmt: skip
+    try:
+        with httpx2.Client(timeout=10) as client:
+            read_sse(client, f"{app.url}/api/stream-chat", params={"task": "Hi"})
+            scraped = client.get(f"{app.url}/metrics")
+    finally:
+        app.stop()
+    assert scraped.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+    completed = families["laraflowai_streams_completed"].samples
+    assert [(s.labels["outcome"], s.value) for s in completed if s.name.endswith("_total")] == [
+        ("complete", 1.0)
+    ]
+    tokens = {s.labels["direction"]: s.value for s in families["laraflowai_tokens"].samples
+              if s.name.endswith("_total")}  # fmt: skip
+    assert tokens == {"input": 11.0, "output": 3.0}

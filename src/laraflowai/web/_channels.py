@@ -246,10 +246,12 @@ class WebSocketDelivery:
         *,
         client: PusherClient | None = None,
         jobs: Any = None,
+        observer: Any = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.jobs = jobs  # a laraflowai.jobs.StreamJobs: streams run in workers
+        self.observer = observer  # a StreamMetrics
         self._frames: dict[tuple[str, str, int], str] = {}
         self.channels = _channel_streams(registry, settings)
         self._client = client
@@ -277,6 +279,8 @@ class WebSocketDelivery:
 
     async def start(self, events: Any, channel: str, meta: dict[str, Any]) -> str:
         """Run `events` (in this process) as a stream sent to `channel`."""
+        if self.observer is not None:
+            events = self.observer.observe(events, meta["provider"], meta["model"])
         stream_id = await self.registry.start(events, meta=meta)
         return await self._send(stream_id, channel)
 
