@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._exceptions import LaraFlowAIError
-from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from ..streaming import AsyncStreamingResponse, Response, StreamingResponse
 from ..wire import Event, ReasoningDelta, ToolCall, ToolCallDelta, Usage
 from .agent import Agent
 from .events import CrewEvent, CrewEventKind
@@ -64,7 +64,7 @@ class TaskRun:
     TaskResult final once either side has settled it.
     """
 
-    __slots__ = ("index", "task", "agent", "result", "_ready", "_response", "_lock")
+    __slots__ = ("index", "task", "agent", "result", "cancelled", "_ready", "_response", "_lock")
 
     def __init__(self, index: int, task: Task, agent: Agent) -> None:
         self.index = index
@@ -74,6 +74,7 @@ class TaskRun:
         self._ready: list[CrewEvent] = []
         self._response: StreamingResponse | AsyncStreamingResponse | None = None
         self._lock = threading.Lock()
+        self.cancelled = False
 
     def prompt(self, context: str | None) -> Task:
         """The task as sent: the previous task's output added to its context, on
@@ -86,8 +87,12 @@ class TaskRun:
         return sent
 
     def watch(self, response: StreamingResponse | AsyncStreamingResponse) -> None:
-        self._response = response
         response.on_chunk(self._on_chunk)
+        with self._lock:
+            self._response = response
+            cancelled = self.cancelled
+        if cancelled:  # the crew gave up before this task's stream existed
+            response.cancel()
 
     def _on_chunk(self, chunk: str, content: str) -> None:
         self._ready.append(_chunk_event(self.index, self.task, self.agent, chunk))
@@ -122,12 +127,18 @@ class TaskRun:
 
     def close(self) -> None:
         """The crew is over: a task still running was cancelled."""
-        if self._response is not None:
+        if self._response is not None and self.result.status == "not_run":
             self.cancel()
 
     def cancel(self) -> None:
-        """Settle as cancelled now, before the abort makes the stream fail."""
+        """Settle as cancelled now, then cancel the task's stream (from any
+        thread): its provider connection closes, a read in progress ends."""
         self._settle("cancelled", self._content, None, None, None)
+        with self._lock:
+            self.cancelled = True
+            response = self._response
+        if response is not None:
+            response.cancel()
 
     def _settle(
         self,

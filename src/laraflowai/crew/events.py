@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .._exceptions import LaraFlowAIError
-from ..streaming.response import Response
+from ..streaming import Response
 from ..wire import Event
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from ..wire import (
     ToolCall,
     Usage,
 )
+from ._source import Counters
 
 __all__ = ["StreamState"]
 
@@ -74,7 +75,7 @@ class StreamState:
         self.shared = False  # joined an identical request's stream in progress
         # Seconds a partly filled buffer may wait for more text (0: until full).
         self.flush_after = flush_interval if streaming else 0.0
-        self.counters: dict[str, int] = {"retries": 0}
+        self.counters = Counters()
 
     def start(self) -> None:
         if self.started_at is None:
@@ -191,6 +192,6 @@ class StreamState:
             "streaming": self.streaming,
             "is_complete": self.complete,
             "tool_results_count": len(self.tool_calls),
-            "retries": self.counters["retries"],
+            "retries": self.counters.retries,
             "error": None if self.error is None else type(self.error).__name__,
         }

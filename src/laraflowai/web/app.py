@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._config import Settings
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
-from ..streaming._http import aclose_clients
+from ..streaming import aclose_clients
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
