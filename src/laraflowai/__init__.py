@@ -10,8 +10,10 @@ for chunk in agent.stream(FlowAI.task("Write a haiku about the sea")):
 from ._config import Settings
 from ._exceptions import (
     AuthenticationError,
+    CacheError,
     ConfigurationError,
     ContentBlockedError,
+    InvalidInputError,
     InvalidRequestError,
     LaraFlowAIError,
     ProviderConnectionError,
@@ -19,8 +21,10 @@ from ._exceptions import (
     ProviderOverloadedError,
     QuotaExceededError,
     RateLimitError,
+    StreamCancelledError,
     StreamInterruptedError,
     StreamTimeoutError,
+    UnknownStreamError,
 )
 from ._facade import FlowAI
 from .crew import Agent, Crew, CrewEvent, CrewResult, Task, TaskResult
@@ -42,6 +46,7 @@ __all__ = [
     "Agent",
     "AsyncStreamingResponse",
     "AuthenticationError",
+    "CacheError",
     "ConfigurationError",
     "ContentBlockedError",
     "Crew",
@@ -50,6 +55,7 @@ __all__ = [
     "Event",
     "Finished",
     "FlowAI",
+    "InvalidInputError",
     "InvalidRequestError",
     "LaraFlowAIError",
     "ProviderConnectionError",
@@ -60,6 +66,7 @@ __all__ = [
     "ReasoningDelta",
     "Response",
     "Settings",
+    "StreamCancelledError",
     "StreamError",
     "StreamInterruptedError",
     "StreamTimeoutError",
@@ -69,5 +76,6 @@ __all__ = [
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",
+    "UnknownStreamError",
     "Usage",
 ]

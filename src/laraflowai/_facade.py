@@ -1,4 +1,5 @@
-"""`FlowAI`: the front door, named as in the original document."""
+"""`FlowAI`: the front door (`FlowAI.agent`, `FlowAI.task`, `FlowAI.crew`,
+`FlowAI.configure`)."""
 
 from __future__ import annotations
 

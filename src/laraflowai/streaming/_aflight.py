@@ -237,7 +237,9 @@ class DirectAsyncReader:
     async def aclose(self) -> None:
         if self._rest is not None:
             await self._rest.aclose()
-        elif self._events is not None:
+            return
+        self._cancel.fire()
+        if self._events is not None:
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -151,11 +151,11 @@ class Flight:
                 return
             self.cancelled = True
             self._changed.notify_all()
+        # Wakes a pull blocked in another thread, which then closes the upstream.
+        self.cancel.fire()
         if self._token.acquire(False):
             self._close_upstream()
             self._token.release()
-        else:
-            self.cancel.fire()  # wake the pull blocked in another thread; it closes the upstream
         if self._on_end is not None:
             self._on_end(self)
 
