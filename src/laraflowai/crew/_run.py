@@ -37,8 +37,11 @@ class _Draft:
 def _chunk_event(index: int, task: Task, agent: Agent, chunk: str) -> CrewEvent:
     """`CrewEvent("chunk", index, task, agent, chunk, is_streaming=True)`, built
     the fast way: a frozen dataclass's `__init__` sets each field through
-    `object.__setattr__`, which cost more than all the rest of the crew's work
-    on a chunk; plain slot stores, then one class change, make the same event."""
+    `object.__setattr__`. Measured (issue 12, timeit, this machine): the plain
+    constructor 2.8-3.6 µs per event, this 0.37-0.53 µs; crew.stream() spends
+    about 9 µs per chunk in all, so the plain form would take it from 1.07x to
+    about 1.4x of the raw baseline. Plain slot stores, then one class change,
+    make the same event."""
     draft: Any = _Draft()
     draft.kind = "chunk"
     draft.task_index = index

@@ -11,13 +11,14 @@ from ._http import (
     set_http_client,
 )
 from ._reader import open_async_reader, open_reader
-from ._state import StreamState
+from ._state import StreamState, StreamStats
 from .response import AsyncStreamingResponse, Response, StreamingResponse
 
 __all__ = [
     "AsyncStreamingResponse",
     "Response",
     "StreamState",
+    "StreamStats",
     "StreamingResponse",
     "aclose_clients",
     "check_async_client",

@@ -53,7 +53,7 @@ def open_reader(
     """A reader of the request's events, shared and cached when `cache` is true."""
 
     def live(cancel: Cancel) -> Iterator[Event]:
-        return iter_events(provider, request, settings, state.counters, cancel, client)
+        return iter_events(provider, request, settings, state.counts, cancel, client)
 
     if not cache:
         reader = Flight(live).join()
@@ -81,7 +81,7 @@ def open_reader(
         )
         return flight
 
-    joined, state.shared = _flights.join_or_start(key, start)
+    joined, state.counts.shared = _flights.join_or_start(key, start)
     assert isinstance(joined, FlightReader)
     return joined
 
@@ -97,7 +97,7 @@ def open_async_reader(
     """The async twin of open_reader(), shared on the running event loop."""
 
     async def live(cancel: Cancel) -> AsyncIterator[Event]:
-        return aiter_events(provider, request, settings, state.counters, cancel, client)
+        return aiter_events(provider, request, settings, state.counts, cancel, client)
 
     if not cache:
         return DirectAsyncReader(live)
@@ -126,7 +126,7 @@ def open_async_reader(
         )
         return flight
 
-    joined, state.shared = flights.join_or_start(key, start)
+    joined, state.counts.shared = flights.join_or_start(key, start)
     assert isinstance(joined, AsyncFlightReader)
     return joined
 

@@ -28,22 +28,14 @@ from ._cancel import Cancel
 from ._http import aiter_http_events, iter_http_events
 from ._inprocess import atimed, timed
 from ._limits import Limits
+from ._state import StreamCounts
 
-__all__ = ["Counters", "RetryPolicy", "aiter_events", "iter_events"]
+__all__ = ["RetryPolicy", "aiter_events", "iter_events"]
 
 logger = logging.getLogger("laraflowai")
 
 # Waiting longer than this for a retry is worse than telling the caller.
 _MAX_RETRY_WAIT = 30.0
-
-
-class Counters:
-    """What a stream's source counts for its stats."""
-
-    __slots__ = ("retries",)
-
-    def __init__(self) -> None:
-        self.retries = 0
 
 
 class RetryPolicy:
@@ -126,7 +118,7 @@ def iter_events(
     provider: Provider,
     request: ChatRequest,
     settings: Settings,
-    counters: Counters,
+    counts: StreamCounts,
     cancel: Cancel,
     client: httpx.Client | None = None,
 ) -> Iterator[Event]:
@@ -155,7 +147,7 @@ def iter_events(
             if close is not None:
                 close()
         attempt += 1
-        counters.retries = attempt
+        counts.retries = attempt
         cancel.sleep(wait)
 
 
@@ -163,7 +155,7 @@ async def aiter_events(
     provider: Provider,
     request: ChatRequest,
     settings: Settings,
-    counters: Counters,
+    counts: StreamCounts,
     cancel: Cancel,
     client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Event]:
@@ -192,5 +184,5 @@ async def aiter_events(
             if aclose is not None:
                 await aclose()
         attempt += 1
-        counters.retries = attempt
+        counts.retries = attempt
         await cancel.asleep(wait)

@@ -18,9 +18,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from .._exceptions import ConfigurationError, LaraFlowAIError
+from .._types import ChunkCallback
 from ..wire import Event, ToolCall, Usage
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
-from ._state import StreamState
+from ._state import StreamState, StreamStats
 
 __all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
 
@@ -63,15 +64,15 @@ def _response(state: StreamState) -> Response:
     stats = state.stats()
     return Response(
         content=state.content,
-        agent_role=state.agent_role,
-        provider=state.provider,
-        model=state.model,
+        agent_role=stats.agent_role,
+        provider=stats.provider,
+        model=stats.model,
         usage=state.usage,
-        finish_reason=stats["finish_reason"],
+        finish_reason=stats.finish_reason,
         reasoning="".join(state.reasoning),
         tool_calls=list(state.tool_calls),
-        execution_time=stats["execution_time"],
-        stats=stats,
+        execution_time=stats.execution_time,
+        stats=stats.as_dict(),
     )
 
 
@@ -90,6 +91,11 @@ class _Common:
     _reader: FlightReader | AsyncFlightReader | DirectAsyncReader | None
 
     def get_stats(self) -> dict[str, Any]:
+        """The stream's statistics (counts, timings, usage, cache) as a dict."""
+        return self.stats().as_dict()
+
+    def stats(self) -> StreamStats:
+        """The stream's statistics, typed."""
         self._note_cached()
         return self._state.stats()
 
@@ -98,7 +104,7 @@ class _Common:
         # not hold the reader (that cycle would keep a dropped response open).
         reader = self._reader
         if reader is not None and reader.cached:
-            self._state.cached = True
+            self._state.counts.cached = True
 
     def set_buffer_size(self, size: int) -> Self:
         """Coalesce deltas into chunks of at least `size` characters (fluent)."""
@@ -115,7 +121,7 @@ class _Common:
         self._state.flush_buffer()
         return self
 
-    def on_chunk(self, callback: Callable[[str, str], Any]) -> Self:
+    def on_chunk(self, callback: ChunkCallback) -> Self:
         """Call `callback(chunk, full_content_so_far)` for every chunk (fluent)."""
         if not callable(callback):
             raise ConfigurationError(f"on_chunk needs a callable, got {type(callback).__name__}")
@@ -136,10 +142,10 @@ class _Common:
 
     def get_content_length(self) -> int:
         """Characters handed out so far."""
-        return self._state.length
+        return self._state.counts.content_length
 
     def get_agent_role(self) -> str:
-        return self._state.agent_role
+        return self._state.counts.agent_role
 
     @property
     def usage(self) -> Usage | None:
@@ -310,9 +316,10 @@ class StreamingResponse(_Common):
 
     def __repr__(self) -> str:
         state = self._state
+        counts = state.counts
         return (
-            f"<StreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
-            f"chunks={state.chunk_count} complete={state.complete}>"
+            f"<StreamingResponse {counts.provider}/{counts.model} agent={counts.agent_role!r} "
+            f"chunks={counts.chunk_count} complete={state.complete}>"
         )
 
 
@@ -459,7 +466,8 @@ class AsyncStreamingResponse(_Common):
 
     def __repr__(self) -> str:
         state = self._state
+        counts = state.counts
         return (
-            f"<AsyncStreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
-            f"chunks={state.chunk_count} complete={state.complete}>"
+            f"<AsyncStreamingResponse {counts.provider}/{counts.model} "
+            f"agent={counts.agent_role!r} chunks={counts.chunk_count} complete={state.complete}>"
         )
