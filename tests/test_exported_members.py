@@ -70,12 +70,13 @@ def test_every_error_names_its_kind_and_the_wire_kinds_map_to_their_classes() ->
 
 
 def test_cache_stream_and_input_errors_join_the_one_tree() -> None:
+    from laraflowai._exceptions import UnknownStreamError
     from laraflowai.cache import CacheError
     from laraflowai.web._requests import BadInput
 
     assert CacheError is laraflowai.CacheError
-    assert issubclass(laraflowai.UnknownStreamError, laraflowai.LaraFlowAIError)
-    assert issubclass(laraflowai.UnknownStreamError, LookupError)
+    assert issubclass(UnknownStreamError, laraflowai.LaraFlowAIError)
+    assert issubclass(UnknownStreamError, LookupError)
     assert issubclass(BadInput, laraflowai.ConfigurationError)
     assert BadInput("no task", "task").param == "task"
     assert issubclass(laraflowai.StreamCancelledError, laraflowai.StreamInterruptedError)

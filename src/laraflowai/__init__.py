@@ -24,7 +24,6 @@ from ._exceptions import (
     StreamCancelledError,
     StreamInterruptedError,
     StreamTimeoutError,
-    UnknownStreamError,
 )
 from ._facade import FlowAI
 from .crew import Agent, Crew, CrewEvent, CrewResult, Task, TaskResult
@@ -76,6 +75,5 @@ __all__ = [
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",
-    "UnknownStreamError",
     "Usage",
 ]
