@@ -33,12 +33,14 @@ __all__ = ["Cancel", "shutdown_socket"]
 class Cancel:
     """`cancel.fire(reason)` from anywhere; the reader's driver does the rest."""
 
-    __slots__ = ("_lock", "_socket", "_timeout", "_loop", "_task", "_slept", "reason")
+    __slots__ = ("_lock", "_socket", "reading", "_loop", "_task", "_slept", "reason")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
-        self._timeout: asyncio.Timeout | None = None
+        # The asyncio.Timeout the async read in progress waits in: set by the reading
+        # task before each read (an attribute store: this runs once per chunk).
+        self.reading: asyncio.Timeout | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self._slept: threading.Event | None = None
@@ -115,7 +117,7 @@ class Cancel:
     def watch(self, timeout: asyncio.Timeout) -> None:
         """The read in progress waits inside `timeout`: firing expires it. Called
         in the reading task (after bind_loop()), which checks `reason` next."""
-        self._timeout = timeout
+        self.reading = timeout
 
     async def asleep(self, seconds: float) -> None:
         """The async twin of sleep(), in the reading task (after bind_loop())."""
@@ -130,7 +132,7 @@ class Cancel:
         if task is not None:
             task.cancel()
             return
-        timeout = self._timeout
+        timeout = self.reading
         if timeout is not None and not timeout.expired():
             with contextlib.suppress(RuntimeError):  # that read is already over
                 timeout.reschedule(-1)

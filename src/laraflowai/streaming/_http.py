@@ -238,7 +238,7 @@ async def aiter_http_events(
                         raise limits.error(limit)
                     try:
                         async with asyncio.timeout(remaining) as timeout:
-                            cancel.watch(timeout)
+                            cancel.reading = timeout  # what firing the Cancel expires
                             if cancel.reason is not None:
                                 raise _cancelled(limits)
                             data = await anext(chunks)
