@@ -46,10 +46,6 @@ class Cancel:
         self._slept: threading.Event | None = None
         self.reason: str | None = None
 
-    @property
-    def fired(self) -> bool:
-        return self.reason is not None
-
     def fire(self, reason: str = "cancelled") -> None:
         """End the stream with `reason` ("cancelled", "total", "first_chunk");
         the first reason wins. Safe from any thread."""
