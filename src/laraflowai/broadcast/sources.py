@@ -97,8 +97,9 @@ class ResponseEvents:
         yield _ended({"type": "complete"}, response.finish_reason, response.usage)
 
 
-def response_events(response: AsyncStreamingResponse) -> ResponseEvents:
-    """The events of an agent's streaming answer, closing it when done or cancelled."""
+def response_events(response: AsyncStreamingResponse) -> AsyncIterator[dict[str, Any]]:
+    """The events of an agent's streaming answer, closing it when done or cancelled:
+    a `ResponseEvents`, whose `cancel(reason)` stops the provider request at once."""
     return ResponseEvents(response)
 
 
