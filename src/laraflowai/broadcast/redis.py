@@ -94,7 +94,7 @@ class _Owned:
     """A stream this process produces."""
 
     __slots__ = (
-        "id", "keys", "count", "task", "status", "cancel_reason", "grace", "background",
+        "id", "keys", "count", "task", "status", "cancel_reason", "grace", "background", "events",
     )  # fmt: skip
 
     def __init__(self, stream_id: str, keys: _Keys) -> None:
@@ -106,6 +106,7 @@ class _Owned:
         self.cancel_reason: str | None = None
         self.grace: asyncio.TimerHandle | None = None
         self.background = False
+        self.events: Any = None
 
 
 class _Keys:
@@ -266,6 +267,7 @@ class RedisStreamRegistry(StreamRegistry):
         owned.background = await self.client.hget(keys.meta, "background") == b"1"
         self._owned[stream_id] = owned
         await self._control()
+        owned.events = events
         owned.task = asyncio.create_task(self._run(owned, events), name=f"laraflowai-{stream_id}")
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat())
@@ -412,8 +414,14 @@ class RedisStreamRegistry(StreamRegistry):
         task = owned.task
         if owned.status == "running" and task is not None:
             owned.cancel_reason = owned.cancel_reason or reason
-            task.cancel()
-            await asyncio.wait({task}, timeout=_CANCEL_WAIT)
+            cancel = getattr(owned.events, "cancel", None)
+            if cancel is not None:
+                # A response stops at once and its producer ends without an error event.
+                cancel(owned.cancel_reason)
+                await asyncio.wait({task}, timeout=_CANCEL_WAIT)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=_CANCEL_WAIT)
             await self._finalize(owned)
 
     async def _beat(self) -> None:

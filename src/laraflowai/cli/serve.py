@@ -1,7 +1,7 @@
 """`laraflowai serve`: the chat page and the streaming API on uvicorn.
 
-Loopback only unless an API token is set: the document's route would
-otherwise let anyone who can reach the port spend the owner's provider credits.
+Loopback only unless an API token is set: the streaming route would otherwise
+let anyone who can reach the port spend the owner's provider credits.
 """
 
 from __future__ import annotations

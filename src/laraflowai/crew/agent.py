@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import httpx2 as httpx
+
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from .._types import Message
-from ..providers import create_provider
-from ..providers.base import ChatRequest
-from ..streaming._cached import open_async_reader, open_reader
-from ..streaming._state import StreamState
-from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from ..providers import ChatRequest, create_provider
+from ..streaming import (
+    AsyncStreamingResponse,
+    Response,
+    StreamingResponse,
+    StreamState,
+    check_async_client,
+    check_client,
+    open_async_reader,
+    open_reader,
+)
 from .conversation import Conversation, check_history
 from .task import Task
 
@@ -29,7 +37,9 @@ class Agent:
     """`Agent("Content Writer", "Create engaging content", provider="openai")`.
 
     Extra keyword arguments (temperature, max_tokens, top_p, stop, seed, ...) go
-    to the provider with every request.
+    to the provider with every request. `http_client=httpx2.Client(...)` and
+    `async_http_client=httpx2.AsyncClient(...)` send this agent's requests through
+    your own clients (proxies, TLS, custom transports); they stay yours to close.
     """
 
     def __init__(
@@ -43,6 +53,8 @@ class Agent:
         api_key: str | None = None,
         base_url: str | None = None,
         settings: Settings | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
         **options: Any,
     ) -> None:
         self.role = _required("role", role, "Content Writer")
@@ -54,6 +66,8 @@ class Agent:
         self.provider = create_provider(
             provider, self.settings, model=model, api_key=api_key, base_url=base_url
         )
+        self.http_client = check_client(http_client)
+        self.async_http_client = check_async_client(async_http_client)
         self.options = options
 
     @property
@@ -126,10 +140,10 @@ class Agent:
         message and the task. `cache=False` asks the provider even when an
         identical request's answer is cached or still streaming."""
         _, request, state, cache = self._prepare(task, options, history)
-        settings, provider = self.settings, self.provider
+        settings, provider, client = self.settings, self.provider, self.http_client
         provider.check(request)  # refuse bad options now, not on the first read
         return StreamingResponse(
-            lambda: open_reader(provider, request, settings, state, cache),
+            lambda: open_reader(provider, request, settings, state, cache, client),
             state,
             settings.chunk_delay / 1000,
         )
@@ -143,10 +157,10 @@ class Agent:
     ) -> AsyncStreamingResponse:
         """The async twin of stream()."""
         _, request, state, cache = self._prepare(task, options, history)
-        settings, provider = self.settings, self.provider
+        settings, provider, client = self.settings, self.provider, self.async_http_client
         provider.check(request)
         return AsyncStreamingResponse(
-            lambda: open_async_reader(provider, request, settings, state, cache),
+            lambda: open_async_reader(provider, request, settings, state, cache, client),
             state,
             settings.chunk_delay / 1000,
         )

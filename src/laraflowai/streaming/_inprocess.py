@@ -1,6 +1,8 @@
-"""The time limits for providers that run in this process (the embedded model).
+"""The time limits and cancelling for providers that run in this process (the
+embedded model).
 
-They have no socket to time, so each limit is checked as each event arrives.
+They have no socket to time or shut down, so each limit, and the stream's
+Cancel, is checked as each event arrives.
 While the first piece of the answer is awaited (a long prompt, a stuck model),
 the async path also ends the wait on time. A sync provider whose iterator has
 `next_within(seconds)` (the embedded model) is waited on with every limit, so
@@ -25,6 +27,10 @@ def _checked(limits: Limits, event: Event, last: float) -> float:
     """Raise the error of a limit that passed before `event`; the time it came."""
     now = time.monotonic()
     limits.check(now)
+    if limits.cancel.reason is not None:
+        error = limits.cancelled()
+        assert error is not None
+        raise error
     if now - last > limits.settings.idle_timeout:
         raise limits.error("idle")
     if limits.waiting and type(event) in CONTENT:
@@ -74,19 +80,22 @@ def _nearest(limits: Limits, last: float) -> tuple[str, float]:
 
 async def atimed(events: AsyncIterator[Event], limits: Limits) -> AsyncIterator[Event]:
     last = time.monotonic()
+    cancel = limits.cancel
+    cancel.bind_loop()
     try:
         while limits.waiting:
             limit, remaining = _nearest(limits, last)
             timeout = asyncio.timeout(max(remaining, 0))
             try:
                 async with timeout:
+                    cancel.watch(timeout)
                     event = await anext(events)
             except StopAsyncIteration:
                 return
             except TimeoutError:
                 if not timeout.expired():  # the provider's own, not ours
                     raise
-                raise limits.error(limit) from None
+                raise limits.cancelled() or limits.error(limit) from None
             last = _checked(limits, event, last)
             yield event
         async for event in events:

@@ -38,8 +38,8 @@ def _count(settings: Settings, name: str, default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    """What the SSE routes and the chat page need. Built from `Settings`; the
-    first three are the document's own variables."""
+    """What the SSE routes and the chat page need. Built from `Settings`
+    (LARAFLOWAI_SSE_ENABLED, _RETRY_TIMEOUT, _KEEP_ALIVE and the rest)."""
 
     sse_enabled: bool = True
     retry_ms: int = 3000

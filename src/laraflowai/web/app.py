@@ -25,7 +25,7 @@ from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
 from ..crew import Agent
-from ..streaming._http import aclose_clients
+from ..streaming import aclose_clients
 from . import ag_ui, openai_api, ui_stream
 from ._requests import ChatConfig
 from ._settings import WebSettings

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from laraflowai import Agent, Settings
-from laraflowai.streaming._http import aclose_clients
+from laraflowai.streaming import aclose_clients
 from laraflowai.web import APIGuard, ChatConfig, WebSettings, ag_ui, openai_api, ui_stream
 from tests.conftest import API_KEY
 from tests.servers import ProviderServer
