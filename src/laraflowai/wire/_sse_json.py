@@ -43,26 +43,25 @@ class SSEJSONDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
-        for sse in self._sse.feed(data):
-            self._read(sse, out)
+        self._read(self._sse.feed(data), out)
         return out
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
-        for sse in self._sse.finish():
-            self._read(sse, out)
+        self._read(self._sse.finish(), out)
         self._end(out)
         return out
 
-    def _read(self, sse: ServerSentEvent, out: list[Event]) -> None:
-        if sse.error is not None:
-            out.append(StreamError("protocol", f"{self.provider} sent {sse.error}"))
-            return
-        # A try block costs nothing until it catches (Python 3.11+).
-        try:
-            self._event(sse, out)
-        except UNREADABLE as exc:
-            out.append(protocol_error(self.provider, exc))
+    def _read(self, events: list[ServerSentEvent], out: list[Event]) -> None:
+        for sse in events:
+            if sse.error is not None:
+                out.append(StreamError("protocol", f"{self.provider} sent {sse.error}"))
+                continue
+            # A try block costs nothing until it catches (Python 3.11+).
+            try:
+                self._event(sse, out)
+            except UNREADABLE as exc:
+                out.append(protocol_error(self.provider, exc))
 
     def _event(self, sse: ServerSentEvent, out: list[Event]) -> None:
         raise NotImplementedError

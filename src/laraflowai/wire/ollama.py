@@ -59,22 +59,21 @@ class OllamaChatDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
-        for value in self._lines.feed(data):
-            self._read(value, out)
+        self._read(self._lines.feed(data), out)
         return out
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
-        for value in self._lines.finish():
-            self._read(value, out)
+        self._read(self._lines.finish(), out)
         return out
 
-    def _read(self, value: Any, out: list[Event]) -> None:
-        # A try block costs nothing until it catches (Python 3.11+).
-        try:
-            self._value(value, out)
-        except UNREADABLE as exc:
-            out.append(protocol_error(self.provider, exc))
+    def _read(self, values: list[Any], out: list[Event]) -> None:
+        for value in values:
+            # A try block costs nothing until it catches (Python 3.11+).
+            try:
+                self._value(value, out)
+            except UNREADABLE as exc:
+                out.append(protocol_error(self.provider, exc))
 
     def _value(self, value: Any, out: list[Event]) -> None:
         if self._done:
