@@ -6,7 +6,7 @@ even without its closing blank line (servers that end with `data: [DONE]\\n`
 exist); an unterminated last line is still discarded, as the spec says.
 
 An event whose data would pass `max_event_size` bytes (or any line longer than
-that) is dropped whole and reported as a `ServerSentEvent` whose `error` says
+that) is dropped whole and reported as a `DroppedEvent` whose `error` says
 so, in its place in the stream; memory stays bounded by that limit.
 """
 
@@ -15,31 +15,28 @@ from __future__ import annotations
 from ._lines import LINE_TOO_LONG, LineDecoder
 from ._shape import DEFAULT_MAX_EVENT_SIZE, check_limit
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["DroppedEvent", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 
 
 class ServerSentEvent:
     """One dispatched event. `raw` is its data as bytes (what JSON parsers want);
-    `data` is the same decoded as text, invalid UTF-8 replaced. `error` is set
-    (and `raw` empty) in place of an event dropped for passing a size limit."""
+    `data` is the same decoded as text, invalid UTF-8 replaced. `error` is None
+    but on a `DroppedEvent`."""
 
-    __slots__ = ("event", "raw", "id", "retry", "error")
+    __slots__ = ("event", "raw", "id", "retry")
+
+    # Set on a DroppedEvent only: a class attribute costs the hot path nothing.
+    error: str | None = None
 
     def __init__(
-        self,
-        event: str,
-        raw: bytes,
-        id: str | None = None,
-        retry: int | None = None,
-        error: str | None = None,
+        self, event: str, raw: bytes, id: str | None = None, retry: int | None = None
     ) -> None:
         self.event = event
         self.raw = raw
         self.id = id
         self.retry = retry
-        self.error = error
 
     @property
     def data(self) -> str:
@@ -60,6 +57,16 @@ class ServerSentEvent:
         if self.error is not None:
             return f"ServerSentEvent(error={self.error!r})"
         return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
+
+
+class DroppedEvent(ServerSentEvent):
+    """In place of an event dropped for passing a size limit; `error` says which."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: str, id: str | None = None, retry: int | None = None) -> None:
+        super().__init__("message", b"", id, retry)
+        self.error = error
 
 
 class SSEDecoder:
@@ -157,13 +164,7 @@ class SSEDecoder:
         self._data, self._size = [], 0
         if dropping:  # already reported
             return None
-        return ServerSentEvent(
-            "message",
-            b"",
-            self._last_id,
-            self._retry,
-            f"{what} (max_event_size), dropped",
-        )
+        return DroppedEvent(f"{what} (max_event_size), dropped", self._last_id, self._retry)
 
     def _dispatch(self) -> ServerSentEvent | None:
         data, event = self._data, self._event
