@@ -216,7 +216,7 @@ _VARS = (
     _Var(
         "websocket_driver",
         "LARAFLOWAI_WEBSOCKET_DRIVER",
-        _choice("pusher", "memory", "redis"),
+        _choice("pusher", "builtin", "redis"),
         "broadcaster for WebSocket streams",
     ),
     _Var(

@@ -120,7 +120,8 @@ def run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        ws="none",
+        # WebSocket connections only for the builtin Pusher-protocol server.
+        ws="websockets-sansio" if settings.websocket_enabled else "none",
         lifespan="on",
         server_header=False,
         # Open event streams would otherwise hold shutdown until they end.

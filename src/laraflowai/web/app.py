@@ -21,13 +21,15 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._config import Settings
+from .._config import Settings, get_settings
+from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
 from ..streaming._http import aclose_clients
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
 from .routes import StreamRoutes
+from .websocket import Authorize, WebSocketDelivery, WebSocketRoutes, WebSocketSettings
 
 __all__ = ["create_app"]
 
@@ -46,6 +48,22 @@ _PAGE_HEADERS = {
 }
 
 
+def _registry(web: WebSettings, settings: Settings | None) -> StreamRegistry:
+    if web.stream_store == "redis":
+        try:
+            from ..broadcast.redis import RedisStreamRegistry
+        except ImportError:
+            raise ConfigurationError(
+                "LARAFLOWAI_STREAM_STORE=redis needs the redis extra: "
+                'pip install "laraflowai[redis]"'
+            ) from None
+        url = (settings if settings is not None else get_settings()).redis_url
+        if not url:
+            raise ConfigurationError("LARAFLOWAI_STREAM_STORE=redis needs LARAFLOWAI_REDIS_URL")
+        return RedisStreamRegistry(url, resume_grace=web.resume_grace, retention=web.retention)
+    return MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -61,19 +79,20 @@ def create_app(
     registry: StreamRegistry | None = None,
     allowed_hosts: Iterable[str] | None = None,
     allowed_origins: Iterable[str] = (),
+    authorize: Authorize | None = None,
 ) -> Starlette:
     """The chat app. Settings come from the environment unless given; `token`
     (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
     loopback Host headers are accepted, unless `allowed_hosts` says otherwise
-    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1)."""
+    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1).
+    `authorize(request, channel)` decides who may join a private WebSocket
+    channel (default: any caller the API lets in, for this app's channels)."""
     web = web if web is not None else WebSettings.from_settings(settings)
+    sockets = WebSocketSettings.from_settings(settings)
     if token is not None:
         web = web.replace(api_token=token)
-    registry = (
-        registry
-        if registry is not None
-        else MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
-    )
+    if registry is None:
+        registry = _registry(web, settings)
     chat = ChatConfig(
         role=role,
         goal=goal,
@@ -85,6 +104,15 @@ def create_app(
         settings=settings,
     )
     api = StreamRoutes(registry, web, chat)
+    jobs = None
+    if web.queue == "redis":
+        from ..jobs import StreamJobs
+
+        jobs = StreamJobs(settings, registry=registry)
+    delivery = WebSocketDelivery(registry, sockets, jobs=jobs)
+    websocket = WebSocketRoutes(
+        delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins
+    )
     static = resources.files("laraflowai.web") / "static"
 
     async def page(request: Request) -> Response:
@@ -95,6 +123,7 @@ def create_app(
         try:
             yield
         finally:
+            await delivery.aclose()
             await registry.aclose()
             # The provider connections of this event loop go with it.
             await aclose_clients()
@@ -108,6 +137,7 @@ def create_app(
         routes=[
             Route("/", page, methods=["GET"]),
             *api.routes(),
+            *websocket.routes(),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
         middleware=[
@@ -118,4 +148,5 @@ def create_app(
     )
     app.state.streams = registry
     app.state.web = web
+    app.state.websocket = delivery
     return app
