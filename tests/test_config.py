@@ -64,7 +64,7 @@ def test_environment_values_are_parsed() -> None:
         ("LARAFLOWAI_STREAMING_MAX_CHUNK_SIZE", "-5", "at least 1"),
         ("LARAFLOWAI_STREAMING_TIMEOUT", "0", "greater than 0"),
         ("LARAFLOWAI_STREAMING_CHUNK_DELAY", "1.5", "whole number"),
-        ("LARAFLOWAI_WEBSOCKET_DRIVER", "carrier-pigeon", "one of pusher, memory, redis"),
+        ("LARAFLOWAI_WEBSOCKET_DRIVER", "carrier-pigeon", "one of pusher, builtin, redis"),
         ("LARAFLOWAI_SSE_RETRY_TIMEOUT", "soon", "whole number"),
     ],
 )
