@@ -38,6 +38,8 @@ _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 # A credential after its header or parameter name (`x-api-key: ...`), or after
 # `Bearer`/`Basic` when it looks like one (16 or more token characters, so that
 # "basic reasoning" stays as it is).
+# Each match of _CREDENTIAL holds one of these (a test in C, before the regex).
+_CREDENTIAL_NAMES = ("key", "token", "authorization", "bearer", "basic")
 _CREDENTIAL = re.compile(
     r"""(?ix)
     (?: ( (?:x-goog-api-key|x-api-key|api[-_]?key|access[-_]?token|authorization)
@@ -83,7 +85,8 @@ def redact(text: str, limit: int | None = None) -> str:
         for core in _base64_cores:
             if core in text:
                 text = _mask_base64_runs(text, core)
-    if "=" in text or " " in text or ":" in text:
+    lowered = text.lower()
+    if any(name in lowered for name in _CREDENTIAL_NAMES):
         text = _CREDENTIAL.sub(_mask_credential, text)
     if limit is not None and len(text) > limit:
         text = _cut(text, limit)

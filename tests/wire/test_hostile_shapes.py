@@ -375,3 +375,13 @@ def test_an_event_that_is_not_an_object_is_a_protocol_error(
     make: Callable[[], StreamDecoder], data: bytes
 ) -> None:
     assert protocol_errors(run(make, data))
+
+
+def test_an_event_that_is_not_json_is_kept_whole_in_the_body_never_cut() -> None:
+    small = b"data: {not json " + b"k" * 500 + b"\n\n"
+    error = run(OpenAIChatDecoder, small)[0]
+    assert isinstance(error, StreamError) and error.kind == "protocol"
+    assert error.body == {"event_bytes": 510, "event": "{not json " + "k" * 500}
+    assert "kkk" not in error.message and "510 bytes" in error.message
+    large = run(OpenAIChatDecoder, b"data: {" + b"k" * 70_000 + b"\n\n")[0]
+    assert isinstance(large, StreamError) and large.body == {"event_bytes": 70_001}

@@ -41,6 +41,7 @@ DEFAULT_MAX_TOOL_ARGUMENTS_SIZE = 1024 * 1024
 # Deeper tool arguments are refused: the cache and the web encoders (orjson
 # stops at 255 levels) and user code walking them recursively would fail later.
 MAX_TOOL_ARGUMENTS_DEPTH = 128
+_MAX_EVENT_IN_BODY = 64 * 1024
 
 
 def check_limit(name: str, value: int) -> int:
@@ -124,15 +125,20 @@ def protocol_error(provider: str, exc: Exception) -> StreamError:
 
 def not_json(provider: str, exc: ValueError, data: bytes) -> StreamError:
     """The StreamError for an event that is not JSON. The message holds the
-    parser's complaint and position only; the whole event goes in `body`, for
-    the layer that can redact it before showing any of it."""
+    parser's complaint and position only; the event itself goes in `body`, for
+    the layer that can redact it before showing any of it: whole, never cut (a
+    cut could leave the head of a key no redaction recognises), and only up to
+    64 KiB, above which redacting it would cost more than it is worth."""
     reason = getattr(exc, "msg", None) or type(exc).__name__
     position = getattr(exc, "pos", None)
     where = f" at character {position}" if isinstance(position, int) else ""
+    body: dict[str, Any] = {"event_bytes": len(data)}
+    if len(data) <= _MAX_EVENT_IN_BODY:
+        body["event"] = data.decode("utf-8", "replace")
     return StreamError(
         "protocol",
         f"{provider} sent an event that is not JSON ({reason}{where}; {len(data)} bytes)",
-        body={"event": data.decode("utf-8", "replace")},
+        body=body,
     )
 
 
