@@ -213,3 +213,11 @@ def test_numbers_in_range_are_accepted() -> None:
     assert settings.sse_resume_grace == 0.6 and settings.max_task_length == 40
     assert settings.timeout == 86400 and settings.max_event_size == 65536
     assert FlowAI.configure(timeout=12.5, max_retries=0).timeout == 12.5
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 1e300, True])
+def test_settings_built_in_code_are_checked_too(value: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        Settings(timeout=value)
+    with pytest.raises(ConfigurationError, match="sse_keep_alive"):
+        Settings(sse_keep_alive=value)

@@ -64,7 +64,7 @@ class _Number:
         try:
             if isinstance(raw, str):
                 value = self.kind(raw.strip())
-            elif self.kind is int and type(raw) is not int:
+            elif isinstance(raw, bool) or (self.kind is int and type(raw) is not int):
                 raise ValueError
             else:
                 value = self.kind(raw)
@@ -277,6 +277,7 @@ _VARS = (
 )
 
 _BY_FIELD = {var.field: var for var in _VARS}
+_NUMERIC = tuple(var for var in _VARS if isinstance(var.parse, _Number))
 
 # Environment prefixes of each built-in provider's key, model and base URL.
 PROVIDER_ENV = {
@@ -333,6 +334,12 @@ class Settings:
     max_tool_arguments_size: int = _MIB
     default_provider: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Settings built directly (`Settings(timeout=...)`, an agent's own) are
+        # checked like those from the environment: no timer sees NaN.
+        for var in _NUMERIC:
+            var.parse(f"{var.field} ({var.env})", getattr(self, var.field))
 
     @classmethod
     def from_env(
