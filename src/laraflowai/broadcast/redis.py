@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from ._redis_io import Tail, Writer
 from .base import (
     TERMINAL_TYPES,
     StreamEntry,
@@ -93,7 +94,7 @@ class _Owned:
     """A stream this process produces."""
 
     __slots__ = (
-        "id", "keys", "count", "task", "status", "cancel_reason", "grace", "lock", "background",
+        "id", "keys", "count", "task", "status", "cancel_reason", "grace", "background",
     )  # fmt: skip
 
     def __init__(self, stream_id: str, keys: _Keys) -> None:
@@ -104,7 +105,6 @@ class _Owned:
         self.status: StreamStatus = "running"
         self.cancel_reason: str | None = None
         self.grace: asyncio.TimerHandle | None = None
-        self.lock = asyncio.Lock()
         self.background = False
 
 
@@ -116,18 +116,6 @@ class _Keys:
         self.log, self.meta, self.alive, self.ctl = (
             f"{base}:log", f"{base}:meta", f"{base}:alive", f"{base}:ctl",
         )  # fmt: skip
-
-
-async def _uncancelled(write: Any) -> None:
-    """Finish a write even when the producer is cancelled during it: entry ids
-    stay dense, and the final event goes after it."""
-    task = asyncio.ensure_future(write)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await task
-        raise
 
 
 def _index(entry_id: bytes) -> int:
@@ -154,31 +142,28 @@ class _RedisSubscription(Subscription):
         return self._ended
 
     async def next(self) -> list[StreamEntry]:
-        client = self._registry.client
+        registry = self._registry
         keys = self._keys
-        while not self._closed.done():
-            found = await client.xrange(keys.log, f"0-{self._cursor + 1}", "+", count=_BATCH)
-            if found:
-                return self._take(found)
-            status = await client.hget(keys.meta, "status")
-            if status not in _LIVE:
-                if not await client.xrange(keys.log, f"0-{self._cursor + 1}", "+", count=1):
-                    self._ended = True
-                    return []
-                continue
-            read = asyncio.ensure_future(
-                client.xread({keys.log: f"0-{self._cursor}"}, count=_BATCH, block=_BLOCK_MS)
-            )
-            await asyncio.wait({read, self._closed}, return_when=asyncio.FIRST_COMPLETED)
-            if not read.done():
-                read.cancel()
-                with contextlib.suppress(BaseException):
-                    await read
+        while not self._closed.done() and not self._ended:
+            waiter = registry._tail.wait(keys.log, self._cursor, registry.client)
+            pending: set[asyncio.Future[Any]] = {waiter.future, self._closed}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not waiter.future.done():
+                registry._tail.forget(waiter)
                 break
-            result = read.result()
-            if result:
-                return self._take(result[0][1])
-            await self._registry._check_alive(self.stream_id)
+            found = waiter.future.result()
+            if found:
+                entries = self._take(found)
+                if entries[-1].type in TERMINAL_TYPES:
+                    self._ended = True
+                return entries
+            # Silence: an expired stream is over; a running one may have lost its producer.
+            client = registry.client
+            if await client.hget(keys.meta, "status") not in _LIVE:
+                if not await client.exists(keys.log):
+                    self._ended = True
+                continue
+            await registry._check_alive(self.stream_id)
         return []
 
     def _take(self, found: list[tuple[bytes, dict[bytes, bytes]]]) -> list[StreamEntry]:
@@ -221,6 +206,12 @@ class RedisStreamRegistry(StreamRegistry):
         self.retention = retention
         self.prefix = prefix
         self.client: Any = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        self._writer = Writer(self.client)
+        self._tail = Tail(
+            lambda: aioredis.Redis.from_url(url, single_connection_client=True),
+            block_ms=_BLOCK_MS,
+            count=_BATCH,
+        )
         self._owned: dict[str, _Owned] = {}
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -274,7 +265,7 @@ class RedisStreamRegistry(StreamRegistry):
         owned.count = await self.client.xlen(keys.log)
         owned.background = await self.client.hget(keys.meta, "background") == b"1"
         self._owned[stream_id] = owned
-        await self._control(keys.ctl)
+        await self._control()
         owned.task = asyncio.create_task(self._run(owned, events), name=f"laraflowai-{stream_id}")
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat())
@@ -320,11 +311,11 @@ class RedisStreamRegistry(StreamRegistry):
             ):
                 return await self._info(stream_id)
             if info.status == "running":
-                if not await self.client.publish(keys.ctl, "stop"):
-                    await self._check_alive(stream_id)
+                await self.client.publish(keys.ctl, "stop")
                 deadline = time.monotonic() + _CANCEL_WAIT + 1
-                while time.monotonic() < deadline:
-                    if (await self._info(stream_id)).status != "running":
+                while (await self._info(stream_id)).status == "running":
+                    if time.monotonic() > deadline:
+                        await self._check_alive(stream_id)  # nobody produces it any more
                         break
                     await asyncio.sleep(0.02)
         return await self._info(stream_id)
@@ -345,6 +336,7 @@ class RedisStreamRegistry(StreamRegistry):
                     await task
         if self._pubsub is not None:
             await self._pubsub.aclose()
+        await self._tail.aclose()
         await self.client.aclose()
 
     # the producing side
@@ -373,35 +365,39 @@ class RedisStreamRegistry(StreamRegistry):
         kind = payload.get("type")
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
-        async with owned.lock:
-            if owned.status != "running":
-                return
-            keys = owned.keys
-            owned.count += 1
-            entry = {"t": kind, "d": orjson.dumps(payload)}
-            if kind not in TERMINAL_TYPES:
-                await _uncancelled(self.client.xadd(keys.log, entry, id=f"0-{owned.count}"))
-                return
-            if kind == "error":
-                status: StreamStatus = "error"
-            elif payload.get("stopped"):
-                status = _STATUS_BY_REASON.get(str(payload.get("reason")), "stopped")
-            else:
-                status = "complete"
-            owned.status = status
-            retention = max(int(self.retention), 1)
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.xadd(keys.log, entry, id=f"0-{owned.count}")
-                pipe.hset(keys.meta, mapping={"status": status, "ended_at": time.time()})
-                pipe.expire(keys.log, retention)
-                pipe.expire(keys.meta, retention)
-                pipe.delete(keys.alive)
-                await pipe.execute()
+        if owned.status != "running":
+            return
+        owned.count += 1
+        log, entry_id = owned.keys.log, f"0-{owned.count}"
+        fields = {"t": kind, "d": orjson.dumps(payload)}
+        writer = self._writer
+        writer.add(lambda pipe: pipe.xadd(log, fields, id=entry_id))
+        if kind not in TERMINAL_TYPES:
+            if writer.backlog > _BATCH:  # Redis is slower than the producers: wait
+                await writer.flush()
+            return
+        if kind == "error":
+            status: StreamStatus = "error"
+        elif payload.get("stopped"):
+            status = _STATUS_BY_REASON.get(str(payload.get("reason")), "stopped")
+        else:
+            status = "complete"
+        owned.status = status
+        keys = owned.keys
+        retention = max(int(self.retention), 1)
+        ended = {"status": status, "ended_at": time.time()}
+
+        def end(pipe: Any) -> None:
+            pipe.hset(keys.meta, mapping=ended)
+            pipe.expire(keys.log, retention)
+            pipe.expire(keys.meta, retention)
+            pipe.delete(keys.alive)
+
+        writer.add(end)
+        await writer.flush()
         if owned.grace is not None:
             owned.grace.cancel()
         self._owned.pop(owned.id, None)
-        if self._pubsub is not None:
-            await self._pubsub.unsubscribe(keys.ctl)
 
     async def _finalize(self, owned: _Owned) -> None:
         if owned.status != "running":
@@ -431,11 +427,12 @@ class RedisStreamRegistry(StreamRegistry):
                             pipe.set(owned.keys.alive, 1, ex=_ALIVE_SECONDS)
                         await pipe.execute()
 
-    async def _control(self, channel: str) -> None:
+    async def _control(self) -> None:
+        # One pattern subscription for every stream this process will produce: the
+        # connection is never touched by another task while the listener reads it.
         if self._pubsub is None:
             self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(channel)
-        if self._listener is None:
+            await self._pubsub.psubscribe(f"{self.prefix}:*:ctl")
             self._listener = asyncio.create_task(self._listen())
 
     async def _listen(self) -> None:
@@ -446,7 +443,7 @@ class RedisStreamRegistry(StreamRegistry):
                 logger.exception("the Redis control channel failed; reconnecting")
                 await asyncio.sleep(0.5)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None or message.get("type") != "pmessage":
                 continue
             stream_id = message["channel"].decode().split(":")[-2]
             owned = self._owned.get(stream_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._config import Settings, get_settings
@@ -12,6 +13,7 @@ from ..providers.base import ChatRequest
 from ..streaming._cached import open_async_reader, open_reader
 from ..streaming._state import StreamState
 from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from .conversation import Conversation, check_history
 from .task import Task
 
 __all__ = ["Agent"]
@@ -62,17 +64,28 @@ class Agent:
     def model(self) -> str:
         return self.provider.model
 
-    def messages(self, task: Task) -> list[Message]:
+    def messages(self, task: Task, history: Iterable[Message] = ()) -> list[Message]:
+        """The agent's system message, then `history`, then the task."""
         system = f"You are {self.role}. Your goal: {self.goal}."
         if self.backstory:
             system = f"{system} {self.backstory}"
         return [
             {"role": "system", "content": system},
+            *history,
             {"role": "user", "content": task.prompt()},
         ]
 
+    def conversation(
+        self, history: Iterable[Mapping[str, Any]] | None = None, **kwargs: Any
+    ) -> Conversation:
+        """A Conversation with this agent: it remembers each completed answer."""
+        return Conversation(self, history, **kwargs)
+
     def _prepare(
-        self, task: Task | str, options: dict[str, Any]
+        self,
+        task: Task | str,
+        options: dict[str, Any],
+        history: Iterable[Mapping[str, Any]] | None = None,
     ) -> tuple[Task, ChatRequest, StreamState, bool]:
         if isinstance(task, str):
             task = Task(task)
@@ -86,7 +99,7 @@ class Agent:
         cache = options.pop("cache", settings.cache_enabled)
         if not isinstance(cache, bool):
             raise ConfigurationError(f"cache must be True or False, got {cache!r}")
-        request = ChatRequest(self.messages(task), options)
+        request = ChatRequest(self.messages(task, check_history(history)), options)
         state = StreamState(
             agent_role=self.role,
             provider=self.provider.name,
@@ -99,12 +112,20 @@ class Agent:
         )
         return task, request, state, cache and settings.cache_enabled
 
-    def stream(self, task: Task | str, **options: Any) -> StreamingResponse:
+    def stream(
+        self,
+        task: Task | str,
+        *,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> StreamingResponse:
         """Stream the answer to `task`; the request opens on the first read.
 
-        `cache=False` asks the provider even when an identical request's answer
-        is cached or still streaming."""
-        _, request, state, cache = self._prepare(task, options)
+        `history`: the conversation so far, `[{"role": "user" | "assistant" |
+        "system", "content": str}, ...]`, sent between the agent's system
+        message and the task. `cache=False` asks the provider even when an
+        identical request's answer is cached or still streaming."""
+        _, request, state, cache = self._prepare(task, options, history)
         settings, provider = self.settings, self.provider
         provider.check(request)  # refuse bad options now, not on the first read
         return StreamingResponse(
@@ -113,9 +134,15 @@ class Agent:
             settings.chunk_delay / 1000,
         )
 
-    def astream(self, task: Task | str, **options: Any) -> AsyncStreamingResponse:
+    def astream(
+        self,
+        task: Task | str,
+        *,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> AsyncStreamingResponse:
         """The async twin of stream()."""
-        _, request, state, cache = self._prepare(task, options)
+        _, request, state, cache = self._prepare(task, options, history)
         settings, provider = self.settings, self.provider
         provider.check(request)
         return AsyncStreamingResponse(

@@ -21,7 +21,13 @@ import regex
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from ..broadcast import StreamEntry, StreamRegistry
-from ..pusher import MAX_EVENT_DATA, ChannelPublisher, PusherClient, PusherCredentials
+from ..pusher import (
+    MAX_EVENT_DATA,
+    ChannelPublisher,
+    PusherClient,
+    PusherCredentials,
+    channel_message,
+)
 
 __all__ = [
     "CHANNEL_NAME",
@@ -33,6 +39,8 @@ __all__ = [
 ]
 
 DRIVERS = ("pusher", "builtin", "redis")
+# Encoded frames kept for the subscribers that read an entry after the first one.
+_FRAMES_KEPT = 4096
 # A channel remembers its last stream this long (the stream itself expires sooner).
 _BINDING_SECONDS = 24 * 3600
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_\-=@,.;]{1,100}$")
@@ -238,13 +246,29 @@ class WebSocketDelivery:
         *,
         client: PusherClient | None = None,
         jobs: Any = None,
+        observer: Any = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.jobs = jobs  # a laraflowai.jobs.StreamJobs: streams run in workers
+        self.observer = observer  # a StreamMetrics
+        self._frames: dict[tuple[str, str, int], str] = {}
         self.channels = _channel_streams(registry, settings)
         self._client = client
         self._jobs: set[asyncio.Task[None]] = set()
+
+    def frame(self, channel: str, stream_id: str, entry: StreamEntry) -> str:
+        """The protocol message of an entry on a channel, encoded once for all the
+        channel's subscribers (and with one timestamp for all of them)."""
+        key = (channel, stream_id, entry.index)
+        text = self._frames.get(key)
+        if text is None:
+            name, payload = pusher_payload(stream_id, entry)
+            text = channel_message(channel, name, orjson.dumps(payload).decode())
+            if len(self._frames) >= _FRAMES_KEPT:
+                del self._frames[next(iter(self._frames))]  # the oldest
+            self._frames[key] = text
+        return text
 
     def channel_name(self, channel: str) -> str:
         name = f"{self.settings.prefix}.{channel}"
@@ -255,6 +279,8 @@ class WebSocketDelivery:
 
     async def start(self, events: Any, channel: str, meta: dict[str, Any]) -> str:
         """Run `events` (in this process) as a stream sent to `channel`."""
+        if self.observer is not None:
+            events = self.observer.observe(events, meta["provider"], meta["model"])
         stream_id = await self.registry.start(events, meta=meta)
         return await self._send(stream_id, channel)
 

@@ -43,10 +43,9 @@ from ..pusher import (
     Leave,
     PusherConnection,
     Send,
-    channel_message,
     channel_signature,
 )
-from ._channels import CHANNEL_NAME, WebSocketDelivery, WebSocketSettings, pusher_payload
+from ._channels import CHANNEL_NAME, WebSocketDelivery, WebSocketSettings
 from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
 from .auth import same_site, token_matches
@@ -282,12 +281,10 @@ class _Session:
                 subscription = None
             if subscription is not None:
                 async with subscription:
+                    frame = self.delivery.frame
                     while batch := await subscription.next():
                         for entry in batch:
-                            name, payload = pusher_payload(stream_id, entry)
-                            await self.send(
-                                channel_message(channel, name, orjson.dumps(payload).decode())
-                            )
+                            await self.send(frame(channel, stream_id, entry))
             seen, stream_id, after = stream_id, None, None
 
     async def close(self) -> None:
