@@ -385,3 +385,21 @@ def test_an_event_that_is_not_json_is_kept_whole_in_the_body_never_cut() -> None
     assert "kkk" not in error.message and "510 bytes" in error.message
     large = run(OpenAIChatDecoder, b"data: {" + b"k" * 70_000 + b"\n\n")[0]
     assert isinstance(large, StreamError) and large.body == {"event_bytes": 70_001}
+
+
+@pytest.mark.parametrize(
+    ("make", "module", "data"),
+    [
+        (OllamaChatDecoder, "laraflowai.wire.ndjson", DEEP.encode() + b"\n"),
+        (OpenAIChatDecoder, "laraflowai.wire.openai", sse(DEEP)),
+        (GeminiStreamDecoder, "laraflowai.wire.gemini", sse(DEEP)),
+        (AnthropicMessagesDecoder, "laraflowai.wire.anthropic", sse(DEEP, "message_start")),
+    ],
+    ids=["ollama", "openai", "gemini", "anthropic"],
+)
+def test_deep_nesting_is_a_protocol_error_with_the_standard_library_parser_too(
+    make: Callable[[], StreamDecoder], module: str, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(f"{module}.loads", json.loads)  # as when orjson is not installed
+    events = run(make, OK_OLLAMA if make is OllamaChatDecoder else OK_OPENAI, data)
+    assert protocol_errors(events)

@@ -37,7 +37,7 @@ class NDJSONDecoder:
     def _decode(self, line: bytes) -> Any:
         try:
             return loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # the latter from json, without orjson
             if line is LINE_TOO_LONG:
                 return LineTooLong(f"a line longer than {self._lines.max_line} bytes")
             reason = getattr(exc, "msg", None) or type(exc).__name__
