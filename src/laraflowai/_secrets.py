@@ -39,10 +39,10 @@ _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 # `Bearer`/`Basic` when it looks like one (16 or more token characters, so that
 # "basic reasoning" stays as it is).
 # Each match of _CREDENTIAL holds one of these (a test in C, before the regex).
-_CREDENTIAL_NAMES = ("key", "token", "authorization", "bearer", "basic")
+_CREDENTIAL_NAMES = ("key", "token", "bearer", "basic")
 _CREDENTIAL = re.compile(
     r"""(?ix)
-    (?: ( (?:x-goog-api-key|x-api-key|api[-_]?key|access[-_]?token|authorization)
+    (?: ( (?:x-goog-api-key|x-api-key|api[-_]?key|access[-_]?token)
           ["']? \s* [:=] \s* ["']? (?:bearer\s+|basic\s+)?
         | [?&;]key=
         )
