@@ -103,6 +103,13 @@ class HTTPProvider(Provider):
     @abstractmethod
     def new_decoder(self) -> StreamDecoder: ...
 
+    def decoder_limits(self) -> dict[str, int]:
+        """The size limits a wire decoder enforces, from the settings."""
+        return {
+            "max_event_size": self.settings.max_event_size,
+            "max_tool_arguments_size": self.settings.max_tool_arguments_size,
+        }
+
     def error_from_reply(
         self, status: int, headers: Mapping[str, str], body: bytes
     ) -> ProviderError:
