@@ -13,6 +13,7 @@ def test_all_is_sorted_and_matches_the_public_names() -> None:
         "cache",
         "cli",
         "crew",
+        "frameworks",
         "jobs",
         "providers",
         "pusher",
