@@ -7,7 +7,8 @@ endpoint end to end (the "sse" part, bench/sse.py).
 Results are ratios to the raw baseline of the same run (httpx + httpx-sse +
 json.loads per event), never absolute pass/fail figures; the SSE part reports
 the largest number of streams one server process holds under the strict
-criterion, for ours and a bare Starlette reference measured in the same run.
+criterion, for ours, a bare Starlette reference and the floor (a raw ASGI app
+writing frames encoded at start-up), measured in the same run.
 A part that did not run reports None for its figures.
 """
 
@@ -38,6 +39,7 @@ PEERS = ["openai", "anthropic", "litellm"]
 SSE_FIGURES = [
     "sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
     "sse_bare_strict_clients", "sse_bare_cpu_us_per_event", "sse_bare_kib_per_stream",
+    "sse_floor_strict_clients", "sse_floor_cpu_us_per_event", "sse_floor_kib_per_stream",
 ]  # fmt: skip
 
 

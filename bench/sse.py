@@ -1,7 +1,8 @@
 """Part 3: the SSE endpoint end to end, from a load client in another process.
 
-Each trial starts a fresh server process (`bench.sse_server`, ours or the
-bare Starlette reference), reads its CPU time and RSS from /proc while
+Each trial starts a fresh server process (`bench.sse_server`: ours, the bare
+Starlette reference, or the floor, a raw ASGI app writing frames encoded at
+start-up), reads its CPU time and RSS from /proc while
 `bench.sse_load` holds N streams of one event every 20 ms for 10 s, then
 kills both. A trial passes the strict criterion when the p99 gap between
 events is under 100 ms, the p99 wait for the first event under 1 s, at
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = ("ours", "bare")
+MODES = ("ours", "bare", "floor")
+PREFIXES = {"ours": "sse", "bare": "sse_bare", "floor": "sse_floor"}
 LADDER = (250, 500, 750, 1000, 1250, 1500, 1750, 2000)
 REFINE_STEPS = 2
 MAX_GAP_MS = 100.0
@@ -107,9 +109,8 @@ def trial(mode: str, clients: int, shape: Shape) -> dict[str, Any]:
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryFile() as server_log, tempfile.TemporaryFile() as load_log:
         try:
-            bare = ["--bare"] if mode == "bare" else []
             timing = ["--interval", str(shape.interval), "--duration", str(shape.duration)]
-            server = _python("bench.sse_server", *timing, *bare, stderr=server_log)
+            server = _python("bench.sse_server", "--mode", mode, *timing, stderr=server_log)
             processes.append(server)
             try:
                 port = _read_port(server, timeout=30)
@@ -189,8 +190,8 @@ def _passes(row: dict[str, Any]) -> bool:
 def search(
     shape: Shape, report: Callable[[dict[str, Any]], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Both modes up the ladder, interleaved at each N so machine drift hits
-    both alike, each until its first failure; then a few bisection steps
+    """Every mode up the ladder, interleaved at each N so machine drift hits
+    all alike, each until its first failure; then a few bisection steps
     between the last pass and the first failure (below the first rung too)."""
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -242,7 +243,7 @@ def summary(rows: list[dict[str, Any]], shape: Shape) -> dict[str, Any]:
     cost per event and per stream measured at that N (at the smallest N tried
     when none passed)."""
     figures: dict[str, Any] = {}
-    for mode, prefix in (("ours", "sse"), ("bare", "sse_bare")):
+    for mode, prefix in PREFIXES.items():
         mine = [row for row in rows if row["mode"] == mode and "error" not in row]
         held, _ = _bounds(rows, mode)
         at = [row for row in mine if row["clients"] == held and row["passed"]] or sorted(
