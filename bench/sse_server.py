@@ -1,6 +1,7 @@
-"""The SSE server under load: `python -m bench.sse_server [--mode M] [--interval S] [--duration S]`.
+"""The SSE server under load: `python -m bench.sse_server [--mode M] [--server S] ...`.
 
-One uvicorn process (uvloop, httptools when installed, one worker, no access
+One server process (uvicorn with uvloop and httptools when installed, or with
+`--server granian` granian's embedded server on uvloop; one worker, no access
 log) serving `GET /api/stream-chat?task=...`, the app chosen by `--mode`:
 - `ours`: laraflowai's own app (`create_app`) with an agent whose in-process
   provider yields one text delta every `--interval` seconds for `--duration`
@@ -175,9 +176,41 @@ class _Server(uvicorn.Server):
         print(f"port {port}", flush=True)
 
 
+def _granian(app: Any) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    with socket.socket() as probe:  # granian binds its own socket: a free port for it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Server(
+        app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
+        http=HTTPModes.http1, backlog=4096, log_enabled=False,
+    )  # fmt: skip
+
+    async def serve() -> None:
+        serving = asyncio.create_task(server.serve())
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+        await asyncio.wait_for(warm_up(port), timeout=30)
+        print(f"port {port}", flush=True)
+        await serving
+
+    import uvloop
+
+    uvloop.run(serve())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.sse_server", description=__doc__)
     parser.add_argument("--mode", choices=APPS, default="ours", help="the app served (see above)")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between events")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of events")
     args = parser.parse_args(argv)
@@ -185,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ticks = max(1, round(args.duration / args.interval))
     app = APPS[args.mode](args.interval, ticks)
+    if args.server == "granian":
+        _granian(app)
+        return
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
