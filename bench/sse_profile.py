@@ -9,7 +9,9 @@ and repeats from run to run. Instructions per event under callgrind:
         .venv/bin/python -m bench.sse_profile ours --events 200
     # minus the same with --events 100, divided by streams x 100
 
-`--cpu` prints the process's CPU time per event instead (noisy on a shared machine).
+`--cpu` prints the process's CPU time per event instead (noisy on a shared machine);
+`--memory` the Python heap per stream halfway through (tracemalloc, so without
+the C parts a server's RSS also counts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import tracemalloc
 from typing import Any
 
 import uvicorn
@@ -91,7 +94,12 @@ class _Transport(asyncio.Transport):
         pass
 
 
-async def serve(mode: str, streams: int, events: int, interval: float) -> None:
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+async def serve(mode: str, streams: int, events: int, interval: float, memory: bool) -> None:
     config = uvicorn.Config(
         MODES[mode](interval, events), http="httptools", ws="none", lifespan="off",
         access_log=False, log_level="warning", server_header=False,
@@ -99,6 +107,10 @@ async def serve(mode: str, streams: int, events: int, interval: float) -> None:
     config.load()
     state = ServerState()
     done = [0]
+    if memory:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        rss_before = _rss_kib()
     for index in range(streams):
         protocol = HttpToolsProtocol(config, state, {})
         protocol.connection_made(_Transport(done))
@@ -106,6 +118,16 @@ async def serve(mode: str, streams: int, events: int, interval: float) -> None:
             f"GET /api/stream-chat?task=bench-{index} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             "Accept: text/event-stream\r\n\r\n".encode()
         )
+    if memory:
+        # Halfway through: every stream open, half its events sent (and logged).
+        await asyncio.sleep(interval * events / 2)
+        per_stream = (tracemalloc.get_traced_memory()[0] - before) / streams
+        rss = (_rss_kib() - rss_before) / streams
+        print(
+            f"{mode}: {per_stream / 1024:.1f} KiB of heap per stream halfway ({events // 2} "
+            f"events), {rss:.1f} KiB of RSS"
+        )
+        tracemalloc.stop()
     while done[0] < streams:
         await asyncio.sleep(interval)
 
@@ -117,12 +139,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=100, help="chunk events per stream")
     parser.add_argument("--interval", type=float, default=0.002)
     parser.add_argument("--cpu", action="store_true", help="print CPU µs per event")
+    parser.add_argument(
+        "--memory", action="store_true", help="print the heap per stream halfway (tracemalloc)"
+    )
     args = parser.parse_args(argv)
     import uvloop
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve(args.mode, args.streams, args.events, args.interval))
+        runner.run(serve(args.mode, args.streams, args.events, args.interval, args.memory))
     after = resource.getrusage(resource.RUSAGE_SELF)
     if args.cpu:
         cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

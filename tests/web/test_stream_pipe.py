@@ -37,8 +37,8 @@ def test_the_log_gives_back_every_payload_exactly() -> None:
         {"type": "custom", "nested": {"list": [1, 2.5, None, True]}},
         {"type": "complete", "finish_reason": "stop", "usage": {"total_tokens": 3}},
     ]
-    for payload in payloads:
-        assert log.append(payload)[0] == payload["type"]
+    for index, payload in enumerate(payloads):
+        assert log.append(payload)[:2] == (index, payload["type"])
     assert len(log) == len(payloads)
     assert [json.loads(data) for data in log.payloads(0, len(log))] == payloads
     assert [log.kind(index) for index in range(len(log))] == [p["type"] for p in payloads]

@@ -36,8 +36,9 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._ends)
 
-    def append(self, payload: Mapping[str, Any]) -> tuple[str, bytes]:
-        """Store one event; returns its type and JSON. Raises ValueError without a type."""
+    def append(self, payload: Mapping[str, Any]) -> tuple[int, str, bytes]:
+        """Store one event; returns its index, type and JSON. Raises ValueError
+        without a type."""
         kind = payload.get("type")
         if kind == "chunk" and len(payload) == 2 and type(chunk := payload.get("chunk")) is str:
             code = _CHUNK
@@ -50,9 +51,10 @@ class EventLog:
         if len(log) + len(stored) > _MAX_END:
             raise ValueError("a stream's event log is limited to 4 GiB")
         log += stored
-        self._ends.append(len(log))
+        ends = self._ends
+        ends.append(len(log))
         self._kinds.append(code)
-        return kind, data  # type: ignore[return-value]
+        return len(ends) - 1, kind, data  # type: ignore[return-value]
 
     def _code(self, kind: Any, payload: Mapping[str, Any]) -> int:
         if not isinstance(kind, str):

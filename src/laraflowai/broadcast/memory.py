@@ -322,8 +322,7 @@ class MemoryStreamRegistry(StreamRegistry):
                 await aclose()
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any]) -> None:
-        index = len(stream.log)
-        kind, data = stream.log.append(payload)
+        index, kind, data = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
             if kind == "error":
                 status: StreamStatus = "error"
