@@ -46,6 +46,35 @@ def test_the_log_gives_back_every_payload_exactly() -> None:
     assert log.payload(1) == '{"type":"chunk","chunk":"Привіт, "}'.encode()
 
 
+def test_a_str_is_a_plain_chunk_stored_and_read_back_as_one() -> None:
+    log = EventLog()
+    assert log.append("tok ") == (0, "chunk", b'{"type":"chunk","chunk":"tok "}')
+    log.append({"type": "chunk", "chunk": "tok "})
+    assert log.payload(0) == log.payload(1)
+    assert log.kind(0) == "chunk"
+
+
+async def test_a_producer_may_yield_plain_chunks_as_str() -> None:
+    async def events() -> AsyncIterator[Any]:
+        yield "Hello, "
+        yield {"type": "chunk", "chunk": "world"}
+        yield {"type": "complete"}
+
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(events())
+    subscription = await registry.subscribe(stream_id)
+    entries = [entry async for entry in subscription]
+    assert [entry.payload() for entry in entries[1:]] == [
+        {"type": "chunk", "chunk": "Hello, "},
+        {"type": "chunk", "chunk": "world"},
+        {"type": "complete"},
+    ]
+    info = await registry.info(stream_id)
+    assert info is not None and info.status == "complete"
+    await subscription.aclose()
+    await registry.aclose()
+
+
 def test_the_log_refuses_an_event_without_a_type() -> None:
     log = EventLog()
     with pytest.raises(ValueError, match="string 'type'"):

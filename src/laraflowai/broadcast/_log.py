@@ -36,17 +36,26 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._ends)
 
-    def append(self, payload: Mapping[str, Any]) -> tuple[int, str, bytes]:
-        """Store one event; returns its index, type and JSON. Raises ValueError
-        without a type."""
-        kind = payload.get("type")
-        if kind == "chunk" and len(payload) == 2 and type(chunk := payload.get("chunk")) is str:
-            code = _CHUNK
-            stored = dumps(chunk)
-            data = _CHUNK_HEAD + stored + b"}"
-        else:
+    def append(self, payload: Mapping[str, Any] | str) -> tuple[int, str, bytes]:
+        """Store one event (a str is a plain chunk); returns its index, type and
+        JSON. Raises ValueError without a type."""
+        kind: Any
+        text: Any
+        if isinstance(payload, str):
+            kind, text = "chunk", payload
+        elif not (
+            (kind := payload.get("type")) == "chunk"
+            and len(payload) == 2
+            and isinstance(text := payload.get("chunk"), str)
+        ):
+            text = None
+        if text is None:
             code = self._code(kind, payload)
             stored = data = dumps(payload)
+        else:
+            code = _CHUNK
+            stored = dumps(text)
+            data = _CHUNK_HEAD + stored + b"}"
         log = self._data
         if len(log) + len(stored) > _MAX_END:
             raise ValueError("a stream's event log is limited to 4 GiB")
@@ -54,9 +63,9 @@ class EventLog:
         ends = self._ends
         ends.append(len(log))
         self._kinds.append(code)
-        return len(ends) - 1, kind, data  # type: ignore[return-value]
+        return len(ends) - 1, kind, data
 
-    def _code(self, kind: Any, payload: Mapping[str, Any]) -> int:
+    def _code(self, kind: Any, payload: object) -> int:
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
         names = self._names

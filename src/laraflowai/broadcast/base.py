@@ -127,10 +127,12 @@ class StreamRegistry(ABC):
     """Running and recently ended streams by id.
 
     `start` runs a producer (an async iterator of event payloads, each a dict
-    with a `type`) as a task owned by the registry. `stop` cancels it at once
-    (the upstream request closes). When the last listener detaches from a
-    running stream, the registry waits `resume_grace` seconds for one to come
-    back, then cancels it. Ended streams stay readable for `retention` seconds.
+    with a `type`, or a str: a plain chunk, short for `{"type": "chunk",
+    "chunk": ...}`, which spares a dict per chunk) as a task owned by the
+    registry. `stop` cancels it at once (the upstream request closes). When the
+    last listener detaches from a running stream, the registry waits
+    `resume_grace` seconds for one to come back, then cancels it. Ended streams
+    stay readable for `retention` seconds.
     """
 
     resume_grace: float
@@ -139,7 +141,7 @@ class StreamRegistry(ABC):
     @abstractmethod
     async def start(
         self,
-        events: AsyncIterator[Mapping[str, Any]],
+        events: AsyncIterator[Mapping[str, Any] | str],
         *,
         meta: Mapping[str, Any] | None = None,
     ) -> str:

@@ -219,7 +219,7 @@ class MemoryStreamRegistry(StreamRegistry):
 
     async def start(
         self,
-        events: AsyncIterator[Mapping[str, Any]],
+        events: AsyncIterator[Mapping[str, Any] | str],
         *,
         meta: Mapping[str, Any] | None = None,
     ) -> str:
@@ -298,7 +298,7 @@ class MemoryStreamRegistry(StreamRegistry):
             stream.ended_at,
         )
 
-    async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any]]) -> None:
+    async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any] | str]) -> None:
         try:
             async for payload in events:
                 if stream.status != "running":  # ended meanwhile (stop() gave up waiting)
@@ -321,9 +321,10 @@ class MemoryStreamRegistry(StreamRegistry):
             if aclose is not None:
                 await aclose()
 
-    def _append(self, stream: _Stream, payload: Mapping[str, Any]) -> None:
+    def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
         index, kind, data = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
+            assert not isinstance(payload, str)  # a str is a chunk
             if kind == "error":
                 status: StreamStatus = "error"
             elif payload.get("stopped"):
