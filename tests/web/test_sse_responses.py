@@ -165,3 +165,18 @@ async def test_event_stream_response_sends_retry_frames_and_closes_the_iterator_
     headers = dict(sent[0]["headers"])
     assert headers[b"content-type"] == b"text/event-stream"
     assert headers[b"x-accel-buffering"] == b"no" and headers[b"x-extra"] == b"1"
+
+
+def test_headers_add_to_the_sse_defaults_or_replace_one_and_are_each_responses_own() -> None:
+    async def nothing() -> AsyncIterator[bytes]:
+        yield b""
+
+    plain = EventStreamResponse(nothing())
+    extra = EventStreamResponse(nothing(), headers={"X-Stream-Id": "ab12"})
+    replaced = EventStreamResponse(nothing(), headers={"cache-control": "no-store"})
+    assert dict(extra.raw_headers)[b"x-stream-id"] == b"ab12"
+    assert b"x-stream-id" not in dict(plain.raw_headers)
+    cache = [value for name, value in replaced.raw_headers if name == b"cache-control"]
+    assert cache == [b"no-store"]
+    plain.raw_headers.append((b"x-added", b"by middleware"))
+    assert b"x-added" not in dict(EventStreamResponse(nothing()).raw_headers)

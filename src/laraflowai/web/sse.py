@@ -38,6 +38,8 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
+# Encoded once: each stream would otherwise hold its own (17 objects, about 850 bytes).
+_RAW_SSE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 KEEP_ALIVE = b": keep-alive\n\n"
 _KEEP_ALIVE_MESSAGE: Message = {"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True}
@@ -156,7 +158,15 @@ class _EventStream(Response):
         self.keep_alive = keep_alive
         self.status_code = status_code
         self.background = None
-        self.init_headers({**SSE_HEADERS, **(headers or {})})
+        # A list of its own (middleware may add to it in place) of shared tuples.
+        raw = list(_RAW_SSE_HEADERS)
+        if headers:
+            given = {name.lower(): value for name, value in headers.items()}
+            raw = [header for header in raw if header[0].decode() not in given]
+            raw += [
+                (name.encode("latin-1"), value.encode("latin-1")) for name, value in given.items()
+            ]
+        self.raw_headers = raw
         self.disconnected = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
