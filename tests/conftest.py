@@ -12,7 +12,7 @@ import pytest
 import laraflowai
 from laraflowai._config import PROVIDER_ENV, reset_settings
 from laraflowai.cache import close_stores
-from laraflowai.streaming._http import aclose_clients, close_clients
+from laraflowai.streaming import aclose_clients, close_clients
 from tests.servers import ProviderServer
 
 API_KEY = "sk-test-0123456789abcdefghij"

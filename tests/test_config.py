@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from laraflowai import ConfigurationError, FlowAI, Settings
-from laraflowai._config import get_settings, reset_settings
+from laraflowai._config import _VARS, get_settings, reset_settings
 
 DOCUMENT_DEFAULTS = {
     "LARAFLOWAI_STREAMING_ENABLED": "true",
@@ -64,7 +64,7 @@ def test_environment_values_are_parsed() -> None:
         ("LARAFLOWAI_STREAMING_MAX_CHUNK_SIZE", "-5", "at least 1"),
         ("LARAFLOWAI_STREAMING_TIMEOUT", "0", "greater than 0"),
         ("LARAFLOWAI_STREAMING_CHUNK_DELAY", "1.5", "whole number"),
-        ("LARAFLOWAI_WEBSOCKET_DRIVER", "carrier-pigeon", "one of pusher, memory, redis"),
+        ("LARAFLOWAI_WEBSOCKET_DRIVER", "carrier-pigeon", "one of pusher, builtin, redis"),
         ("LARAFLOWAI_SSE_RETRY_TIMEOUT", "soon", "whole number"),
     ],
 )
@@ -118,3 +118,106 @@ def test_configure_in_code_validates_like_the_environment() -> None:
     with pytest.raises(ConfigurationError, match="must be a number"):
         FlowAI.configure(timeout=True)
     assert get_settings().buffer_size == 4  # a refused change changes nothing
+
+
+NUMERIC = {
+    # variable: (a valid value, its field)
+    "LARAFLOWAI_STREAMING_BUFFER_SIZE": "buffer_size",
+    "LARAFLOWAI_STREAMING_MAX_CHUNK_SIZE": "max_chunk_size",
+    "LARAFLOWAI_STREAMING_TIMEOUT": "timeout",
+    "LARAFLOWAI_STREAMING_IDLE_TIMEOUT": "idle_timeout",
+    "LARAFLOWAI_STREAMING_FIRST_CHUNK_TIMEOUT": "first_chunk_timeout",
+    "LARAFLOWAI_CONNECT_TIMEOUT": "connect_timeout",
+    "LARAFLOWAI_STREAMING_CHUNK_DELAY": "chunk_delay",
+    "LARAFLOWAI_STREAMING_FLUSH_INTERVAL": "flush_interval",
+    "LARAFLOWAI_MAX_RETRIES": "max_retries",
+    "LARAFLOWAI_STREAMING_CACHE_TTL": "cache_ttl",
+    "LARAFLOWAI_SSE_RETRY_TIMEOUT": "sse_retry_timeout",
+    "LARAFLOWAI_SSE_KEEP_ALIVE": "sse_keep_alive",
+    "LARAFLOWAI_SSE_RESUME_GRACE": "sse_resume_grace",
+    "LARAFLOWAI_SSE_RETENTION": "sse_retention",
+    "LARAFLOWAI_MAX_TASK_LENGTH": "max_task_length",
+    "LARAFLOWAI_STREAMING_MAX_EVENT_SIZE": "max_event_size",
+    "LARAFLOWAI_STREAMING_MAX_TOOL_ARGUMENTS_SIZE": "max_tool_arguments_size",
+}
+# Zero means something for these ("until full", "no retries", "store nothing", "at once").
+ZERO_ALLOWED = {
+    "chunk_delay",
+    "flush_interval",
+    "max_retries",
+    "cache_ttl",
+    "sse_retry_timeout",
+    "sse_resume_grace",
+    "sse_retention",
+}
+BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "-1", "1e300", "10" * 40]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_numbers_that_are_not_finite_or_out_of_range_are_refused_naming_the_variable(
+    name: str, value: str
+) -> None:
+    """https://github.com/laraflowai/laraflowai/issues/15 (item 3)"""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({name: value})
+    message = str(caught.value)
+    assert name in message and repr(value) in message
+    assert "at most" in message or "whole number" in message or "finite" in message
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_zero_is_refused_where_it_means_nothing(name: str) -> None:
+    if NUMERIC[name] in ZERO_ALLOWED:
+        assert getattr(Settings.from_env({name: "0"}), NUMERIC[name]) == 0
+    else:
+        with pytest.raises(ConfigurationError, match=name):
+            Settings.from_env({name: "0"})
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), float("-inf"), -1, -0.5, 1e300, 10**40]
+)
+@pytest.mark.parametrize("field", sorted(NUMERIC.values()))
+def test_configure_refuses_the_same_values_naming_the_setting(field: str, value: float) -> None:
+    before = get_settings()
+    with pytest.raises(ConfigurationError) as caught:
+        FlowAI.configure(**{field: value})
+    assert field in str(caught.value)
+    assert get_settings() == before
+
+
+def test_every_numeric_setting_is_checked() -> None:
+    numeric = {
+        var.field
+        for var in _VARS
+        if isinstance(getattr(Settings(), var.field), int | float)
+        and not isinstance(getattr(Settings(), var.field), bool)
+    }
+    assert numeric == set(NUMERIC.values())
+    assert {var.env for var in _VARS if var.field in numeric} == set(NUMERIC)
+
+
+def test_numbers_in_range_are_accepted() -> None:
+    settings = Settings.from_env(
+        {
+            "LARAFLOWAI_SSE_KEEP_ALIVE": "0.5",
+            "LARAFLOWAI_SSE_RETENTION": "3600",
+            "LARAFLOWAI_SSE_RESUME_GRACE": "0.6",
+            "LARAFLOWAI_MAX_TASK_LENGTH": "40",
+            "LARAFLOWAI_STREAMING_TIMEOUT": "86400",
+            "LARAFLOWAI_STREAMING_MAX_EVENT_SIZE": "65536",
+        }
+    )
+    assert settings.sse_keep_alive == 0.5 and settings.sse_retention == 3600
+    assert settings.sse_resume_grace == 0.6 and settings.max_task_length == 40
+    assert settings.timeout == 86400 and settings.max_event_size == 65536
+    assert FlowAI.configure(timeout=12.5, max_retries=0).timeout == 12.5
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 1e300, True])
+def test_settings_built_in_code_are_checked_too(value: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        Settings(timeout=value)
+    with pytest.raises(ConfigurationError, match="sse_keep_alive"):
+        Settings(sse_keep_alive=value)

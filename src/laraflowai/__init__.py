@@ -10,8 +10,10 @@ for chunk in agent.stream(FlowAI.task("Write a haiku about the sea")):
 from ._config import Settings
 from ._exceptions import (
     AuthenticationError,
+    CacheError,
     ConfigurationError,
     ContentBlockedError,
+    InvalidInputError,
     InvalidRequestError,
     LaraFlowAIError,
     ProviderConnectionError,
@@ -19,6 +21,7 @@ from ._exceptions import (
     ProviderOverloadedError,
     QuotaExceededError,
     RateLimitError,
+    StreamCancelledError,
     StreamInterruptedError,
     StreamTimeoutError,
 )
@@ -42,6 +45,7 @@ __all__ = [
     "Agent",
     "AsyncStreamingResponse",
     "AuthenticationError",
+    "CacheError",
     "ConfigurationError",
     "ContentBlockedError",
     "Crew",
@@ -50,6 +54,7 @@ __all__ = [
     "Event",
     "Finished",
     "FlowAI",
+    "InvalidInputError",
     "InvalidRequestError",
     "LaraFlowAIError",
     "ProviderConnectionError",
@@ -60,6 +65,7 @@ __all__ = [
     "ReasoningDelta",
     "Response",
     "Settings",
+    "StreamCancelledError",
     "StreamError",
     "StreamInterruptedError",
     "StreamTimeoutError",

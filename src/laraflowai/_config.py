@@ -9,6 +9,7 @@ defaults below. A malformed value is refused with a message naming the variable.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -41,19 +42,56 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
-def _number(kind: type, minimum: float, *, inclusive: bool = True) -> Callable[[str, str], Any]:
-    def parse(name: str, raw: str) -> Any:
+class _Number:
+    """A parser of whole (`int`) or finite (`float`) numbers in a range: every
+    timer and buffer is built from these, so none can be NaN, infinite or large
+    enough to overflow a timer."""
+
+    def __init__(
+        self, kind: type, minimum: float, maximum: float, unit: str = "", *, inclusive: bool = True
+    ) -> None:
+        self.kind = kind
+        self.minimum, self.maximum, self.inclusive = minimum, maximum, inclusive
+        noun = "a whole number" if kind is int else "a finite number"
+        if unit:
+            noun = f"{noun} of {unit}"
+        bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+        self.allowed = f"{noun}, {bound} and at most {int(maximum)}"
+
+    def __call__(self, name: str, raw: str | float) -> Any:
+        # A number given in code is taken as is (an int where a float will do),
+        # never through its text: repr() of a huge int itself raises.
         try:
-            value = kind(raw.strip())
-        except ValueError:
-            noun = "a whole number" if kind is int else "a number"
-            raise ConfigurationError(f"{name} must be {noun}, got {raw!r}") from None
-        if value < minimum or (not inclusive and value == minimum):
-            bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
-            raise ConfigurationError(f"{name} must be {bound}, got {raw!r}")
+            if isinstance(raw, str):
+                value = self.kind(raw.strip())
+            elif isinstance(raw, bool) or (self.kind is int and type(raw) is not int):
+                raise ValueError
+            else:
+                value = self.kind(raw)
+        except (ValueError, OverflowError):
+            raise ConfigurationError(f"{name} must be {self.allowed}, got {_shown(raw)}") from None
+        if (
+            (type(value) is float and not math.isfinite(value))
+            or value < self.minimum
+            or (not self.inclusive and value == self.minimum)
+            or value > self.maximum
+        ):
+            raise ConfigurationError(f"{name} must be {self.allowed}, got {_shown(raw)}")
         return value
 
-    return parse
+
+_number = _Number
+
+
+def _shown(raw: object) -> str:
+    if isinstance(raw, int) and raw.bit_length() > 64:
+        return f"a number of {raw.bit_length()} bits"
+    return repr(raw)
+
+
+_DAY = 86_400
+_WEEK = 7 * _DAY
+_MIB = 1024 * 1024
 
 
 def _choice(*choices: str) -> Callable[[str, str], str]:
@@ -74,7 +112,7 @@ def _text(name: str, raw: str) -> str | None:
 class _Var:
     field: str
     env: str
-    parse: Callable[[str, str], Any]
+    parse: Callable[[str, Any], Any]
     help: str
 
 
@@ -88,55 +126,55 @@ _VARS = (
     _Var(
         "buffer_size",
         "LARAFLOWAI_STREAMING_BUFFER_SIZE",
-        _number(int, 1),
+        _number(int, 1, 1_000_000, "characters"),
         "coalesce deltas into chunks of at least this many characters",
     ),
     _Var(
         "max_chunk_size",
         "LARAFLOWAI_STREAMING_MAX_CHUNK_SIZE",
-        _number(int, 1),
+        _number(int, 1, 1_000_000, "characters"),
         "split larger deltas into chunks of at most this many characters",
     ),
     _Var(
         "timeout",
         "LARAFLOWAI_STREAMING_TIMEOUT",
-        _number(float, 0, inclusive=False),
+        _number(float, 0, _WEEK, "seconds", inclusive=False),
         "seconds a whole stream may take",
     ),
     _Var(
         "idle_timeout",
         "LARAFLOWAI_STREAMING_IDLE_TIMEOUT",
-        _number(float, 0, inclusive=False),
+        _number(float, 0, _WEEK, "seconds", inclusive=False),
         "seconds of silence allowed between two pieces of a stream",
     ),
     _Var(
         "first_chunk_timeout",
         "LARAFLOWAI_STREAMING_FIRST_CHUNK_TIMEOUT",
-        _number(float, 0, inclusive=False),
+        _number(float, 0, _WEEK, "seconds", inclusive=False),
         "seconds to wait for the first piece of the answer",
     ),
     _Var(
         "connect_timeout",
         "LARAFLOWAI_CONNECT_TIMEOUT",
-        _number(float, 0, inclusive=False),
+        _number(float, 0, 3600, "seconds", inclusive=False),
         "seconds to open a connection to a provider",
     ),
     _Var(
         "chunk_delay",
         "LARAFLOWAI_STREAMING_CHUNK_DELAY",
-        _number(int, 0),
+        _number(int, 0, 60_000, "milliseconds"),
         "milliseconds to pause between chunks",
     ),
     _Var(
         "flush_interval",
         "LARAFLOWAI_STREAMING_FLUSH_INTERVAL",
-        _number(int, 0),
+        _number(int, 0, 60_000, "milliseconds"),
         "milliseconds a partly filled buffer may wait before it goes out (0: until full)",
     ),
     _Var(
         "max_retries",
         "LARAFLOWAI_MAX_RETRIES",
-        _number(int, 0),
+        _number(int, 0, 100),
         "retries of a failed request before its first chunk",
     ),
     _Var(
@@ -148,7 +186,7 @@ _VARS = (
     _Var(
         "cache_ttl",
         "LARAFLOWAI_STREAMING_CACHE_TTL",
-        _number(int, 0),
+        _number(int, 0, 3650 * _DAY, "seconds"),
         "seconds a cached stream is kept (0: store nothing)",
     ),
     _Var(
@@ -178,7 +216,7 @@ _VARS = (
     _Var(
         "websocket_driver",
         "LARAFLOWAI_WEBSOCKET_DRIVER",
-        _choice("pusher", "memory", "redis"),
+        _choice("pusher", "builtin", "redis"),
         "broadcaster for WebSocket streams",
     ),
     _Var(
@@ -191,14 +229,44 @@ _VARS = (
     _Var(
         "sse_retry_timeout",
         "LARAFLOWAI_SSE_RETRY_TIMEOUT",
-        _number(int, 0),
+        _number(int, 0, _DAY * 1000, "milliseconds"),
         "milliseconds a browser waits before reconnecting",
     ),
     _Var(
         "sse_keep_alive",
         "LARAFLOWAI_SSE_KEEP_ALIVE",
-        _number(float, 0, inclusive=False),
+        _number(float, 0, 3600, "seconds", inclusive=False),
         "seconds between keep-alive comments",
+    ),
+    _Var(
+        "sse_resume_grace",
+        "LARAFLOWAI_SSE_RESUME_GRACE",
+        _number(float, 0, _DAY, "seconds"),
+        "seconds a stream whose last client left keeps its provider request (0: cancel at once)",
+    ),
+    _Var(
+        "sse_retention",
+        "LARAFLOWAI_SSE_RETENTION",
+        _number(float, 0, _WEEK, "seconds"),
+        "seconds an ended stream stays readable through resume",
+    ),
+    _Var(
+        "max_task_length",
+        "LARAFLOWAI_MAX_TASK_LENGTH",
+        _number(int, 1, 10_000_000, "characters"),
+        "longest task (characters) the SSE route accepts",
+    ),
+    _Var(
+        "max_event_size",
+        "LARAFLOWAI_STREAMING_MAX_EVENT_SIZE",
+        _number(int, 1024, 1024 * _MIB, "bytes"),
+        "largest event (and line) in bytes a provider stream may send",
+    ),
+    _Var(
+        "max_tool_arguments_size",
+        "LARAFLOWAI_STREAMING_MAX_TOOL_ARGUMENTS_SIZE",
+        _number(int, 1, 1024 * _MIB, "characters"),
+        "longest arguments (characters) of one tool call",
     ),
     _Var(
         "default_provider",
@@ -209,6 +277,7 @@ _VARS = (
 )
 
 _BY_FIELD = {var.field: var for var in _VARS}
+_NUMERIC = tuple(var for var in _VARS if isinstance(var.parse, _Number))
 
 # Environment prefixes of each built-in provider's key, model and base URL.
 PROVIDER_ENV = {
@@ -258,8 +327,19 @@ class Settings:
     sse_enabled: bool = True
     sse_retry_timeout: int = 3000
     sse_keep_alive: float = 30.0
+    sse_resume_grace: float = 15.0
+    sse_retention: float = 300.0
+    max_task_length: int = 10_000
+    max_event_size: int = 4 * _MIB
+    max_tool_arguments_size: int = _MIB
     default_provider: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Settings built directly (`Settings(timeout=...)`, an agent's own) are
+        # checked like those from the environment: no timer sees NaN.
+        for var in _NUMERIC:
+            var.parse(f"{var.field} ({var.env})", getattr(self, var.field))
 
     @classmethod
     def from_env(
@@ -336,14 +416,17 @@ def hide_password(url: str) -> str:
 
 
 def _check(var: _Var, value: Any) -> Any:
+    name = f"{var.field} ({var.env})"
     if isinstance(value, str) or value is None:
-        return var.parse(var.env, value or "") if value is not None else None
+        return var.parse(name, value or "") if value is not None else None
     if isinstance(value, bool):
         if var.parse is not _parse_bool:
             raise ConfigurationError(f"{var.field} must be a number, got {value!r}")
         return value
     if isinstance(value, int | float):
-        return var.parse(var.env, repr(value))
+        if isinstance(var.parse, _Number):
+            return var.parse(name, value)
+        return var.parse(name, _shown(value))
     raise ConfigurationError(f"{var.field} cannot be {type(value).__name__} ({value!r})")
 
 

@@ -2,6 +2,7 @@
 
     LaraFlowAIError                 base; every error carries `partial_content`
     ├── ConfigurationError          bad settings or arguments, refused before any request
+    │   └── InvalidInputError       a web request asks for something it may not (`param` says where)
     ├── ProviderError               the provider refused or failed
     │   ├── AuthenticationError     missing, wrong or unauthorised API key (401, 403)
     │   ├── RateLimitError          429; `retry_after` in seconds when the provider said
@@ -11,7 +12,15 @@
     │   ├── ContentBlockedError     a safety filter withheld the prompt or the answer
     │   └── ProviderConnectionError the provider could not be reached
     ├── StreamInterruptedError      the connection ended before the provider said it was done
-    └── StreamTimeoutError          a time limit was hit; `limit` says which
+    │   └── StreamCancelledError    the stream was cancelled by its reader (close, stop, a crew)
+    ├── StreamTimeoutError          a time limit was hit; `limit` says which
+    ├── CacheError                  the stream cache store could not be used
+    └── UnknownStreamError          no stream has this id (the web registry)
+
+Each class names its `kind`, one word shared by the whole package: the wire
+decoders classify a provider's error report into a kind, `providers` turns that
+kind into its class (`error_class(kind)`), and the web stream tells clients the
+kind of the error that ended it.
 
 Messages never contain API keys: every message and error body passes through
 `_secrets.redact`.
@@ -19,14 +28,16 @@ Messages never contain API keys: every message and error body passes through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ._secrets import redact, redact_value
 
 __all__ = [
     "AuthenticationError",
+    "CacheError",
     "ConfigurationError",
     "ContentBlockedError",
+    "InvalidInputError",
     "InvalidRequestError",
     "LaraFlowAIError",
     "ProviderConnectionError",
@@ -34,14 +45,18 @@ __all__ = [
     "ProviderOverloadedError",
     "QuotaExceededError",
     "RateLimitError",
+    "StreamCancelledError",
     "StreamInterruptedError",
     "StreamTimeoutError",
+    "UnknownStreamError",
 ]
 
 
 class LaraFlowAIError(Exception):
     """Base of every laraflowai error. `partial_content` is the answer text
     streamed before the failure ("" when nothing arrived)."""
+
+    kind: ClassVar[str] = "internal"
 
     def __init__(self, message: str, *, partial_content: str = "") -> None:
         self.message = redact(message)
@@ -57,6 +72,18 @@ class LaraFlowAIError(Exception):
 class ConfigurationError(LaraFlowAIError, ValueError):
     """A setting or argument is missing or wrong; nothing was sent to any provider."""
 
+    kind = "configuration"
+
+
+class InvalidInputError(ConfigurationError):
+    """A web request asks for something it may not; `param` names the field."""
+
+    kind = "invalid_input"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
 
 class ProviderError(LaraFlowAIError):
     """The provider answered with an error, or could not be used.
@@ -65,6 +92,7 @@ class ProviderError(LaraFlowAIError):
     the provider's error body (decoded JSON, secrets masked) for inspection.
     """
 
+    kind = "provider"
     retryable_by_default = True
 
     def __init__(
@@ -97,35 +125,41 @@ class ProviderError(LaraFlowAIError):
 
 
 class AuthenticationError(ProviderError):
+    kind = "authentication"
     retryable_by_default = False
 
 
 class RateLimitError(ProviderError):
-    pass
+    kind = "rate_limit"
 
 
 class QuotaExceededError(RateLimitError):
+    kind = "quota"
     retryable_by_default = False
 
 
 class ProviderOverloadedError(ProviderError):
-    pass
+    kind = "overloaded"
 
 
 class InvalidRequestError(ProviderError):
+    kind = "invalid_request"
     retryable_by_default = False
 
 
 class ContentBlockedError(ProviderError):
+    kind = "blocked"
     retryable_by_default = False
 
 
 class ProviderConnectionError(ProviderError):
-    pass
+    kind = "connection"
 
 
 class StreamInterruptedError(LaraFlowAIError):
     """The connection was lost before the provider said the answer was complete."""
+
+    kind = "interrupted"
 
     def __init__(
         self,
@@ -144,6 +178,8 @@ class StreamTimeoutError(LaraFlowAIError):
     """A time limit was hit. `limit` is "total" (the whole stream), "idle" (silence
     between chunks) or "first_chunk"; `seconds` is the limit that was hit."""
 
+    kind = "timeout"
+
     def __init__(
         self,
         message: str,
@@ -159,3 +195,26 @@ class StreamTimeoutError(LaraFlowAIError):
         self.seconds = seconds
         self.provider = provider
         self.model = model
+
+
+class StreamCancelledError(StreamInterruptedError):
+    """The stream was cancelled on purpose (its reader closed it, a web client
+    pressed Stop, a crew gave up on a task) before the provider finished; it is
+    never retried."""
+
+    kind = "cancelled"
+
+
+class CacheError(LaraFlowAIError):
+    """The cache store could not be used (unreachable server, unwritable file).
+
+    While streaming, such failures are logged and the provider is asked instead;
+    `laraflowai cache clear` and explicit store calls raise this."""
+
+    kind = "cache"
+
+
+class UnknownStreamError(LaraFlowAIError, LookupError):
+    """No stream has this id: it never existed, or its retention window ended."""
+
+    kind = "unknown_stream"

@@ -1,15 +1,19 @@
-"""`FlowAI`: the front door, named as in the original document."""
+"""`FlowAI`: the front door (`FlowAI.agent`, `FlowAI.task`, `FlowAI.crew`,
+`FlowAI.configure`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import httpx2 as httpx
+
 from ._config import Settings, configure, get_settings
-from .crew.agent import Agent
-from .crew.crew import Crew, ExecutionMode
-from .crew.task import Task
+from .crew import Agent, Crew, ExecutionMode, Task
 from .providers import ProviderFactory, register_provider
+from .streaming import set_async_http_client, set_http_client
+
+_UNSET: Any = object()
 
 __all__ = ["FlowAI"]
 
@@ -26,7 +30,8 @@ class FlowAI:
         **options: Any,
     ) -> Agent:
         """An agent. With no provider: LARAFLOWAI_DEFAULT_PROVIDER, else the first
-        provider whose key is set, else the embedded offline model."""
+        provider whose key is set, else the embedded offline model.
+        `http_client=` / `async_http_client=` (httpx2 clients) carry its requests."""
         return Agent(role, goal, provider, model, **options)
 
     @staticmethod
@@ -55,8 +60,21 @@ class FlowAI:
         )
 
     @staticmethod
-    def configure(**settings: Any) -> Settings:
-        """Override settings in code, e.g. `FlowAI.configure(buffer_size=1)`."""
+    def configure(
+        *,
+        http_client: httpx.Client | None = _UNSET,
+        async_http_client: httpx.AsyncClient | None = _UNSET,
+        **settings: Any,
+    ) -> Settings:
+        """Override settings in code, e.g. `FlowAI.configure(buffer_size=1)`.
+
+        `http_client=httpx2.Client(...)` and `async_http_client=httpx2.AsyncClient(...)`
+        carry the requests of every agent given no client of its own (None: back
+        to the shared default); they stay yours to close."""
+        if http_client is not _UNSET:
+            set_http_client(http_client)
+        if async_http_client is not _UNSET:
+            set_async_http_client(async_http_client)
         return configure(**settings)
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -15,7 +15,5 @@ class Message(TypedDict):
 
 ChunkCallback = Callable[[str, str], Any]
 """Called with (chunk, full_content_so_far) for every chunk handed out."""
-
-AsyncChunkCallback = Callable[[str, str], Awaitable[Any] | Any]
 
 Options = dict[str, Any]

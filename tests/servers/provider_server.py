@@ -443,6 +443,15 @@ class ProviderServer:
         with self._cond:
             return self._cond.wait_for(lambda: len(self._exchanges) >= count, timeout)
 
+    def wait_for_completion(self, request_index: int, timeout: float) -> bool:
+        """True once the whole reply to request `request_index` was written."""
+
+        def completed() -> bool:
+            return request_index < len(self._exchanges) and self._exchanges[request_index].completed
+
+        with self._cond:
+            return self._cond.wait_for(completed, timeout)
+
     def wait_for_disconnect(self, request_index: int, timeout: float) -> bool:
         """True once the client closed the connection that carried request `request_index`."""
 
@@ -791,6 +800,8 @@ class ProviderServer:
         if tail:
             await conn.send(tail)
         state.completed = True
+        with self._cond:
+            self._cond.notify_all()
         return not close_after
 
     @staticmethod

@@ -26,20 +26,7 @@ __all__ = [
     "Received",
     "read_sse",
     "sse_stream",
-    "upstream_completed",
 ]
-
-
-def upstream_completed(server: Any, index: int = 0, timeout: float = 5.0) -> bool:
-    """Whether the provider server finished reply `index`. It marks a reply
-    complete after writing its last bytes, which the app may have read, and
-    the client seen the stream's end, a moment before: wait for it."""
-    deadline = time.monotonic() + timeout
-    while not server.exchange(index).completed:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class AppServer:

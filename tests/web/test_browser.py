@@ -16,7 +16,7 @@ from tests.conftest import require
 from tests.servers import Hang, ProviderServer, Sleep, error_reply, openai_chunks, stream_reply
 
 from .conftest import ServeApp
-from .servers import CutProxy, upstream_completed
+from .servers import CutProxy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
@@ -179,7 +179,7 @@ def test_a_cut_connection_reconnects_and_resumes_without_loss(
     assert "Connection lost, reconnecting…" in statuses
     assert page.locator("#status").text_content() == ""
     assert server.request_count == 1  # resumed, not asked again
-    assert upstream_completed(server)
+    assert server.wait_for_completion(0, timeout=2.0)
 
 
 def test_html_and_scripts_from_the_model_are_shown_as_text_never_run(

@@ -12,7 +12,7 @@ import httpx2
 from tests.servers import Hang, ProviderServer, openai_chunks, stream_reply
 
 from .conftest import ServeApp
-from .servers import read_sse, sse_stream, upstream_completed
+from .servers import read_sse, sse_stream
 from .test_sse_resume import wait_for_status
 
 
@@ -89,7 +89,7 @@ def test_disconnect_then_reconnect_within_the_grace_window_loses_nothing(
     chunks = [p["chunk"] for p in first.payloads + rest.payloads if p["type"] == "chunk"]
     assert chunks == ["a", "b", "c", "d", "e", "f"]
     assert rest.payloads[-1] == {"type": "complete", "finish_reason": "stop"}
-    assert upstream_completed(server) and server.request_count == 1
+    assert server.wait_for_completion(0, timeout=2.0) and server.request_count == 1
 
 
 def test_disconnect_without_reconnect_closes_the_upstream_after_the_grace_window(

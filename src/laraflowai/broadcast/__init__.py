@@ -1,7 +1,10 @@
 """One stream, many listeners: streams run once and any number of clients
 follow them, resume them after a dropped connection, or stop them."""
 
+from typing import TYPE_CHECKING
+
 from .base import (
+    Framer,
     StreamEntry,
     StreamInfo,
     StreamRegistry,
@@ -13,8 +16,13 @@ from .base import (
 from .memory import MemoryStreamRegistry
 from .sources import crew_events, public_error, response_events
 
+if TYPE_CHECKING:
+    from .redis import RedisStreamRegistry
+
 __all__ = [
+    "Framer",
     "MemoryStreamRegistry",
+    "RedisStreamRegistry",
     "StreamEntry",
     "StreamInfo",
     "StreamRegistry",
@@ -26,3 +34,12 @@ __all__ = [
     "public_error",
     "response_events",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The Redis registry needs the `redis` extra: imported only when asked for.
+    if name == "RedisStreamRegistry":
+        from .redis import RedisStreamRegistry
+
+        return RedisStreamRegistry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,11 +21,11 @@ from typing import Any, Literal
 from .._exceptions import LaraFlowAIError
 
 __all__ = [
+    "Framer",
     "StreamEntry",
     "StreamInfo",
     "StreamRegistry",
     "StreamStatus",
-    "Framer",
     "Subscription",
     "UnknownStreamError",
     "Writer",
@@ -127,12 +127,10 @@ class StreamRegistry(ABC):
     """Running and recently ended streams by id.
 
     `start` runs a producer (an async iterator of event payloads, each a dict
-    with a `type`, or a str: a plain chunk, short for `{"type": "chunk",
-    "chunk": ...}`, which spares a dict per chunk) as a task owned by the
-    registry. `stop` cancels it at once (the upstream request closes). When the
-    last listener detaches from a running stream, the registry waits
-    `resume_grace` seconds for one to come back, then cancels it. Ended streams
-    stay readable for `retention` seconds.
+    with a `type`) as a task owned by the registry. `stop` cancels it at once
+    (the upstream request closes). When the last listener detaches from a
+    running stream, the registry waits `resume_grace` seconds for one to come
+    back, then cancels it. Ended streams stay readable for `retention` seconds.
     """
 
     resume_grace: float
@@ -141,7 +139,7 @@ class StreamRegistry(ABC):
     @abstractmethod
     async def start(
         self,
-        events: AsyncIterator[Mapping[str, Any] | str],
+        events: AsyncIterator[Mapping[str, Any]],
         *,
         meta: Mapping[str, Any] | None = None,
     ) -> str:

@@ -6,6 +6,9 @@ producer's own task as each event is appended, with no task switch while its
 socket takes the bytes at once; one whose socket is full catches up from the
 log in a task of its own, without holding up the producer or the others.
 Listeners that read with `next()` wait on a future resolved by the append.
+Besides the event dicts every registry takes, a producer may yield a plain
+chunk as a str (short for `{"type": "chunk", "chunk": ...}`, a dict fewer
+per chunk).
 All of it belongs to one event loop: call it from the loop that serves your app.
 """
 

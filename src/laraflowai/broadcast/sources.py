@@ -1,9 +1,10 @@
 """Producers: what a stream's events are made of.
 
-An agent's answer becomes the document's protocol: `{"type": "chunk", "chunk":
-...}` per chunk, then `{"type": "complete", ...}` with the finish reason and
-token usage when known, or `{"type": "error", "message": ...}` with a message
-safe to show to whoever is reading (the full error goes to the log only).
+An agent's answer becomes the SSE route's protocol (the README's Browser
+section): `{"type": "chunk", "chunk": ...}` per chunk, then `{"type":
+"complete", ...}` with the finish reason and token usage when known, or
+`{"type": "error", "kind": ..., "message": ...}` with the error's `kind` and a
+message safe to show to whoever is reading (the full error goes to the log only).
 A crew's stream is another producer of the same events, each also carrying
 `task_index` and `agent`.
 """
@@ -11,73 +12,95 @@ A crew's stream is another producer of the same events, each also carrying
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    ContentBlockedError,
-    InvalidRequestError,
-    LaraFlowAIError,
-    ProviderConnectionError,
-    ProviderOverloadedError,
-    QuotaExceededError,
-    RateLimitError,
-    StreamInterruptedError,
-    StreamTimeoutError,
-)
+from .._exceptions import LaraFlowAIError, StreamCancelledError
 from .._secrets import redact
-from ..streaming.response import AsyncStreamingResponse, Response
+from ..streaming import AsyncStreamingResponse, Response
 from ..wire import Usage
 
 if TYPE_CHECKING:
     from ..crew.events import CrewEvent
 
-__all__ = ["crew_events", "public_error", "response_events"]
+__all__ = ["ResponseEvents", "crew_events", "public_error", "response_events"]
 
 logger = logging.getLogger("laraflowai.broadcast")
 
-# Most specific first: QuotaExceededError is a RateLimitError.
-_PUBLIC: list[tuple[type[LaraFlowAIError], str, str]] = [
-    (QuotaExceededError, "quota", "The model provider account is out of credits or quota."),
-    (RateLimitError, "rate_limit", "The model provider is limiting requests; try again soon."),
-    (AuthenticationError, "authentication", "The model provider refused this server's API key."),
-    (ProviderOverloadedError, "overloaded", "The model provider is overloaded; try again soon."),
-    (ContentBlockedError, "blocked", "The provider's safety filter withheld the answer."),
-    (InvalidRequestError, "invalid_request", "The model provider rejected the request."),
-    (ProviderConnectionError, "connection", "The model provider could not be reached."),
-    (
-        StreamInterruptedError,
-        "interrupted",
-        "The connection to the model provider was lost before the answer was complete.",
-    ),
-    (StreamTimeoutError, "timeout", "The model took too long to answer."),
-    (ConfigurationError, "configuration", "The server is not set up for this request."),
-]
+# By the error's `kind` (see laraflowai._exceptions); any other kind is "internal".
+_PUBLIC: dict[str, str] = {
+    "quota": "The model provider account is out of credits or quota.",
+    "rate_limit": "The model provider is limiting requests; try again soon.",
+    "authentication": "The model provider refused this server's API key.",
+    "overloaded": "The model provider is overloaded; try again soon.",
+    "blocked": "The provider's safety filter withheld the answer.",
+    "invalid_request": "The model provider rejected the request.",
+    "connection": "The model provider could not be reached.",
+    "interrupted": "The connection to the model provider was lost before the answer was complete.",
+    "cancelled": "The answer was cancelled before it was complete.",
+    "timeout": "The model took too long to answer.",
+    "configuration": "The server is not set up for this request.",
+}
 
 
 def public_error(error: BaseException) -> dict[str, Any]:
     """The `error` event for `error`: a kind and a message that reveal nothing
     of the server (no keys, URLs or provider bodies)."""
-    for kind, name, message in _PUBLIC:
-        if isinstance(error, kind):
-            return {"type": "error", "kind": name, "message": message}
-    return {"type": "error", "kind": "internal", "message": "The answer could not be completed."}
+    kind = error.kind if isinstance(error, LaraFlowAIError) else "internal"
+    message = _PUBLIC.get(kind)
+    if message is None:
+        kind, message = "internal", "The answer could not be completed."
+    return {"type": "error", "kind": kind, "message": message}
 
 
-async def response_events(response: AsyncStreamingResponse) -> AsyncIterator[dict[str, Any]]:
-    """The events of an agent's streaming answer, closing it when done or cancelled."""
-    async with response:
-        try:
-            async for chunk in response:
-                yield {"type": "chunk", "chunk": chunk}
-        except LaraFlowAIError as error:
-            stats = response.get_stats()
-            _log(error, stats["provider"], stats["model"])
-            yield public_error(error)
-            return
-    yield _ended({"type": "complete"}, response.finish_reason, response.usage)
+class ResponseEvents:
+    """The events of an agent's streaming answer (`response_events(response)`),
+    closing the response when done or closed. `cancel(reason)` (a registry's
+    stop) ends the provider request at once through the response's Cancel;
+    the events then end without an error event, the canceller writes the end."""
+
+    __slots__ = ("_response", "_events", "reason")
+
+    def __init__(self, response: AsyncStreamingResponse) -> None:
+        self._response = response
+        self._events = self._produce()
+        self.reason: str | None = None
+
+    def __aiter__(self) -> ResponseEvents:
+        return self
+
+    def __anext__(self) -> Awaitable[dict[str, Any]]:
+        return self._events.__anext__()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop now, from any task of the event loop."""
+        if self.reason is None:
+            self.reason = reason
+        self._response.cancel()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    async def _produce(self) -> AsyncGenerator[dict[str, Any], None]:
+        response = self._response
+        async with response:
+            try:
+                async for chunk in response:
+                    yield {"type": "chunk", "chunk": chunk}
+            except LaraFlowAIError as error:
+                if isinstance(error, StreamCancelledError) and self.reason is not None:
+                    return
+                stats = response.get_stats()
+                _log(error, stats["provider"], stats["model"])
+                yield public_error(error)
+                return
+        yield _ended({"type": "complete"}, response.finish_reason, response.usage)
+
+
+def response_events(response: AsyncStreamingResponse) -> AsyncIterator[dict[str, Any]]:
+    """The events of an agent's streaming answer, closing it when done or cancelled:
+    a `ResponseEvents`, whose `cancel(reason)` stops the provider request at once."""
+    return ResponseEvents(response)
 
 
 async def crew_events(events: AsyncGenerator[CrewEvent, None]) -> AsyncIterator[dict[str, Any]]:

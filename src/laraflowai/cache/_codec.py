@@ -6,25 +6,14 @@ the first stream was.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["decode_events", "encode_events"]
-
-_dumps: Callable[[Any], bytes]
-_loads: Callable[[bytes], Any]
-try:  # a long answer is thousands of events: orjson stores one in a fraction of the time
-    from orjson import dumps as _dumps
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - orjson is a dependency
-
-    def _dumps(value: Any) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-    _loads = json.loads
 
 
 def _encode(event: Event) -> list[Any]:
@@ -65,13 +54,13 @@ _DECODERS: dict[str, Any] = {
 
 
 def encode_events(events: Iterable[Event]) -> bytes:
-    return _dumps([_encode(event) for event in events])
+    return orjson.dumps([_encode(event) for event in events])
 
 
 def decode_events(data: bytes) -> list[Event]:
     """The events stored in `data`; ValueError if it is not a stored stream."""
     try:
-        items = _loads(data)
+        items = orjson.loads(data)
         return [_DECODERS[item[0]](*item[1:]) for item in items]
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"not a stored stream: {exc}") from None

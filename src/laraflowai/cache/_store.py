@@ -13,16 +13,9 @@ from pathlib import Path
 from typing import Protocol
 
 from .._config import Settings, hide_password
-from .._exceptions import LaraFlowAIError
+from .._exceptions import CacheError
 
 __all__ = ["CacheError", "Store", "close_stores", "default_cache_path", "open_store"]
-
-
-class CacheError(LaraFlowAIError):
-    """The cache store could not be used (unreachable server, unwritable file).
-
-    While streaming, such failures are logged and the provider is asked instead;
-    `laraflowai cache clear` and explicit store calls raise this."""
 
 
 class Store(Protocol):

@@ -18,6 +18,7 @@ from .cache import add_cache_command, run_cache
 from .crew import add_crew_command, run_crew
 from .render import print_stats, print_stream
 from .serve import add_serve_command, run_serve
+from .worker import add_worker_command, run_worker
 
 __all__ = ["main"]
 
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_crew_command(commands)
     add_serve_command(commands)
+    add_worker_command(commands)
     add_cache_command(commands)
 
     config = commands.add_parser("config", help="print the effective settings, secrets hidden")
@@ -150,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_crew(args)
         if args.command == "serve":
             return run_serve(args)
+        if args.command == "worker":
+            return run_worker(args)
         if args.command == "cache":
             return run_cache(args)
         return _config(args)

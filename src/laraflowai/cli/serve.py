@@ -1,8 +1,8 @@
 """`laraflowai serve`: the chat page and the streaming API on uvicorn (or on
 granian with `--server granian`, the `granian` extra).
 
-Loopback only unless an API token is set: the document's route would
-otherwise let anyone who can reach the port spend the owner's provider credits.
+Loopback only unless an API token is set: the streaming route would otherwise
+let anyone who can reach the port spend the owner's provider credits.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        ws="none",
+        # WebSocket connections only for the builtin Pusher-protocol server.
+        ws="websockets-sansio" if settings.websocket_enabled else "none",
         lifespan="on",
         server_header=False,
         # Open event streams would otherwise hold shutdown until they end.

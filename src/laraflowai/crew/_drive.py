@@ -4,9 +4,9 @@ Sequential: one task after the other in the caller's thread or task, each sent
 the previous task's output as context. Parallel: up to `limit` tasks at once, in
 threads (sync) or asyncio tasks (async), their events merged through a queue in
 the order they arrive. A failed task ends the crew: the others are cancelled.
-Closing the crew's stream closes every upstream connection still open before
-`close()` or `aclose()` returns; in a sync worker thread still waiting for the
-response head, as soon as the head arrives.
+Closing the crew's stream cancels every task still running through its
+stream's `cancel()`, which closes its upstream connection (in a sync worker
+thread still waiting for the response head, as soon as the head arrives).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import cast
 
 from .._exceptions import LaraFlowAIError
-from ..streaming._abort import AbortScope
 from ..wire import Event
 from ._run import TaskRun, finish
 from .events import CrewEvent
@@ -109,14 +108,14 @@ def run_parallel(runs: Sequence[TaskRun], limit: int) -> Generator[CrewEvent, No
     started_at = time.perf_counter()
     events: queue.Queue[CrewEvent | _End] = queue.Queue()
     waiting = deque(runs)
-    running: dict[int, tuple[threading.Thread, AbortScope]] = {}
+    running: dict[int, threading.Thread] = {}
 
-    def work(run: TaskRun, scope: AbortScope) -> None:
+    def work(run: TaskRun) -> None:
         crash: BaseException | None = None
         try:
-            with scope, closing(stream_task(run, None)) as task_events:
+            with closing(stream_task(run, None)) as task_events:
                 for event in task_events:
-                    if scope.aborted:
+                    if run.cancelled:
                         break
                     events.put(event)
         except BaseException as exc:  # the caller's thread raises it
@@ -125,22 +124,21 @@ def run_parallel(runs: Sequence[TaskRun], limit: int) -> Generator[CrewEvent, No
 
     def start() -> None:
         while waiting and len(running) < limit:
-            run, scope = waiting.popleft(), AbortScope()
+            run = waiting.popleft()
             thread = threading.Thread(
                 target=work,
-                args=(run, scope),
+                args=(run,),
                 name=f"laraflowai-crew-task-{run.index}",
                 daemon=True,
             )
-            running[run.index] = (thread, scope)
+            running[run.index] = thread
             thread.start()
 
     def cancel() -> None:
         # A worker blocked reading its socket can't be closed from this thread:
-        # the abort shuts its connection down, and the worker ends by itself.
-        for index, (_, scope) in running.items():
+        # cancelling its stream shuts the connection down, and the worker ends by itself.
+        for index in running:
             runs[index].cancel()
-            scope.abort()
         running.clear()
 
     try:
@@ -148,7 +146,7 @@ def run_parallel(runs: Sequence[TaskRun], limit: int) -> Generator[CrewEvent, No
         while running:
             item = events.get()
             if isinstance(item, _End):
-                running.pop(item.index)[0].join()
+                running.pop(item.index).join()
                 if item.crash is not None:
                     raise item.crash
                 start()
@@ -187,10 +185,12 @@ async def arun_parallel(runs: Sequence[TaskRun], limit: int) -> AsyncGenerator[C
             )
 
     async def cancel() -> None:
+        # Each worker's stream ends at its read in progress, or at its first;
+        # the worker then ends by itself, its connection closed.
         tasks = list(running.values())
+        for index in running:
+            runs[index].cancel()
         running.clear()
-        for task in tasks:
-            task.cancel()
         if tasks:
             await asyncio.wait(tasks)
 

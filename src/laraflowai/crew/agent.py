@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import httpx2 as httpx
 
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from .._types import Message
-from ..providers import create_provider
-from ..providers.base import ChatRequest
-from ..streaming._cached import open_async_reader, open_reader
-from ..streaming._state import StreamState
-from ..streaming.response import AsyncStreamingResponse, Response, StreamingResponse
+from ..providers import ChatRequest, create_provider
+from ..streaming import (
+    AsyncStreamingResponse,
+    Response,
+    StreamingResponse,
+    StreamState,
+    check_async_client,
+    check_client,
+    open_async_reader,
+    open_reader,
+)
+from .conversation import Conversation, check_history
 from .task import Task
 
 __all__ = ["Agent"]
@@ -27,7 +37,9 @@ class Agent:
     """`Agent("Content Writer", "Create engaging content", provider="openai")`.
 
     Extra keyword arguments (temperature, max_tokens, top_p, stop, seed, ...) go
-    to the provider with every request.
+    to the provider with every request. `http_client=httpx2.Client(...)` and
+    `async_http_client=httpx2.AsyncClient(...)` send this agent's requests through
+    your own clients (proxies, TLS, custom transports); they stay yours to close.
     """
 
     def __init__(
@@ -41,6 +53,8 @@ class Agent:
         api_key: str | None = None,
         base_url: str | None = None,
         settings: Settings | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
         **options: Any,
     ) -> None:
         self.role = _required("role", role, "Content Writer")
@@ -52,6 +66,8 @@ class Agent:
         self.provider = create_provider(
             provider, self.settings, model=model, api_key=api_key, base_url=base_url
         )
+        self.http_client = check_client(http_client)
+        self.async_http_client = check_async_client(async_http_client)
         self.options = options
 
     @property
@@ -62,17 +78,28 @@ class Agent:
     def model(self) -> str:
         return self.provider.model
 
-    def messages(self, task: Task) -> list[Message]:
+    def messages(self, task: Task, history: Iterable[Message] = ()) -> list[Message]:
+        """The agent's system message, then `history`, then the task."""
         system = f"You are {self.role}. Your goal: {self.goal}."
         if self.backstory:
             system = f"{system} {self.backstory}"
         return [
             {"role": "system", "content": system},
+            *history,
             {"role": "user", "content": task.prompt()},
         ]
 
+    def conversation(
+        self, history: Iterable[Mapping[str, Any]] | None = None, **kwargs: Any
+    ) -> Conversation:
+        """A Conversation with this agent: it remembers each completed answer."""
+        return Conversation(self, history, **kwargs)
+
     def _prepare(
-        self, task: Task | str, options: dict[str, Any]
+        self,
+        task: Task | str,
+        options: dict[str, Any],
+        history: Iterable[Mapping[str, Any]] | None = None,
     ) -> tuple[Task, ChatRequest, StreamState, bool]:
         if isinstance(task, str):
             task = Task(task)
@@ -86,7 +113,7 @@ class Agent:
         cache = options.pop("cache", settings.cache_enabled)
         if not isinstance(cache, bool):
             raise ConfigurationError(f"cache must be True or False, got {cache!r}")
-        request = ChatRequest(self.messages(task), options)
+        request = ChatRequest(self.messages(task, check_history(history)), options)
         state = StreamState(
             agent_role=self.role,
             provider=self.provider.name,
@@ -99,27 +126,41 @@ class Agent:
         )
         return task, request, state, cache and settings.cache_enabled
 
-    def stream(self, task: Task | str, **options: Any) -> StreamingResponse:
+    def stream(
+        self,
+        task: Task | str,
+        *,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> StreamingResponse:
         """Stream the answer to `task`; the request opens on the first read.
 
-        `cache=False` asks the provider even when an identical request's answer
-        is cached or still streaming."""
-        _, request, state, cache = self._prepare(task, options)
-        settings, provider = self.settings, self.provider
+        `history`: the conversation so far, `[{"role": "user" | "assistant" |
+        "system", "content": str}, ...]`, sent between the agent's system
+        message and the task. `cache=False` asks the provider even when an
+        identical request's answer is cached or still streaming."""
+        _, request, state, cache = self._prepare(task, options, history)
+        settings, provider, client = self.settings, self.provider, self.http_client
         provider.check(request)  # refuse bad options now, not on the first read
         return StreamingResponse(
-            lambda: open_reader(provider, request, settings, state, cache),
+            lambda: open_reader(provider, request, settings, state, cache, client),
             state,
             settings.chunk_delay / 1000,
         )
 
-    def astream(self, task: Task | str, **options: Any) -> AsyncStreamingResponse:
+    def astream(
+        self,
+        task: Task | str,
+        *,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> AsyncStreamingResponse:
         """The async twin of stream()."""
-        _, request, state, cache = self._prepare(task, options)
-        settings, provider = self.settings, self.provider
+        _, request, state, cache = self._prepare(task, options, history)
+        settings, provider, client = self.settings, self.provider, self.async_http_client
         provider.check(request)
         return AsyncStreamingResponse(
-            lambda: open_async_reader(provider, request, settings, state, cache),
+            lambda: open_async_reader(provider, request, settings, state, cache, client),
             state,
             settings.chunk_delay / 1000,
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .._exceptions import LaraFlowAIError
-from ..streaming.response import Response
+from ..streaming import Response
 from ..wire import Event
 
 if TYPE_CHECKING:
@@ -42,10 +42,10 @@ _NAMES = frozenset(_KEYS)
 class CrewEvent:
     """One step of a crew's stream, readable as `event.chunk` or `event["chunk"]`.
 
-    The document's keys: `task_index`, `task`, `agent`, `chunk`, `response`,
+    Its keys: `task_index`, `task`, `agent`, `chunk`, `response`,
     `is_streaming` (this event carries a chunk of a task's answer) and
-    `is_complete` (a task finished; `response` is its whole `Response`), so the
-    document's loop works as written:
+    `is_complete` (a task finished; `response` is its whole `Response`), so a
+    dict-style loop works:
 
         for result in crew.stream():
             if result["is_streaming"] and not result["is_complete"]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigurationError
+from .._types import ChunkCallback
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -35,9 +36,9 @@ class Task:
         self.description = description.strip()
         self.agent = agent
         self.context: str | list[str] | None = context
-        self.callbacks: list[Callable[[str, str], Any]] = []
+        self.callbacks: list[ChunkCallback] = []
 
-    def stream(self, callback: Callable[[str, str], Any]) -> Task:
+    def stream(self, callback: ChunkCallback) -> Task:
         """Call `callback(chunk, full_content)` for each chunk whenever this task
         is streamed (fluent)."""
         if not callable(callback):

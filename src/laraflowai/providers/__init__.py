@@ -13,6 +13,7 @@ from typing import Any
 
 from .._config import Settings
 from .._exceptions import ConfigurationError
+from ._errors import error_class, error_from_reply, error_from_report, parse_retry_after
 from .anthropic import AnthropicProvider
 from .base import ChatRequest, HTTPProvider, HTTPRequest, InProcessProvider, Provider
 from .gemini import GeminiProvider
@@ -34,6 +35,10 @@ __all__ = [
     "Provider",
     "create_provider",
     "default_provider_name",
+    "error_class",
+    "error_from_reply",
+    "error_from_report",
+    "parse_retry_after",
     "provider_names",
     "register_provider",
     "unregister_provider",

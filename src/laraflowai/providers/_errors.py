@@ -18,21 +18,31 @@ from .._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from ..wire._errors import classify_error
+from ..wire import classify_error
 
 if TYPE_CHECKING:
     from .base import HTTPProvider
 
-__all__ = ["error_from_reply", "error_from_report", "parse_retry_after"]
+__all__ = ["error_class", "error_from_reply", "error_from_report", "parse_retry_after"]
 
+# The wire's kinds are the classes' own: "server", "protocol" and "unknown" have
+# no class of their own and stay a plain ProviderError.
 _CLASSES: dict[str, type[ProviderError]] = {
-    "authentication": AuthenticationError,
-    "rate_limit": RateLimitError,
-    "quota": QuotaExceededError,
-    "overloaded": ProviderOverloadedError,
-    "invalid_request": InvalidRequestError,
-    "blocked": ContentBlockedError,
+    cls.kind: cls
+    for cls in (
+        AuthenticationError,
+        RateLimitError,
+        QuotaExceededError,
+        ProviderOverloadedError,
+        InvalidRequestError,
+        ContentBlockedError,
+    )
 }
+
+
+def error_class(kind: str) -> type[ProviderError]:
+    """The error class of a kind the wire decoders report (`classify_error`)."""
+    return _CLASSES.get(kind, ProviderError)
 
 
 def error_from_reply(
@@ -95,7 +105,7 @@ def error_from_report(
         )
     else:
         text = f"{label} failed{where}: {message}."
-    cls = _CLASSES.get(kind, ProviderError)
+    cls = error_class(kind)
     retryable = None
     if (
         cls is ProviderError

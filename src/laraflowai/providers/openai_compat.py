@@ -1,5 +1,10 @@
 """The OpenAI Chat Completions family: OpenAI, xAI Grok, DeepSeek, Groq, and any
-compatible server (vLLM, llama.cpp, LM Studio, gateways) through `base_url`."""
+compatible server (vLLM, llama.cpp, LM Studio, gateways) through `base_url`.
+
+https://platform.openai.com/docs/api-reference/chat-streaming (the chunks),
+https://docs.x.ai/docs/api-reference, https://api-docs.deepseek.com/api/create-chat-completion,
+https://console.groq.com/docs/api-reference#chat-create (each one's differences).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,31 @@
-"""The streaming core: one accumulator, a sync and an async driver."""
+"""The streaming core: one accumulator, a sync and an async driver, and the
+reader between them and the provider (cache, in-flight sharing, retries, time
+limits, cancelling, all HTTP I/O)."""
 
+from ._http import (
+    aclose_clients,
+    check_async_client,
+    check_client,
+    close_clients,
+    set_async_http_client,
+    set_http_client,
+)
+from ._reader import open_async_reader, open_reader
+from ._state import StreamState, StreamStats
 from .response import AsyncStreamingResponse, Response, StreamingResponse
 
-__all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
+__all__ = [
+    "AsyncStreamingResponse",
+    "Response",
+    "StreamState",
+    "StreamStats",
+    "StreamingResponse",
+    "aclose_clients",
+    "check_async_client",
+    "check_client",
+    "close_clients",
+    "open_async_reader",
+    "open_reader",
+    "set_async_http_client",
+    "set_http_client",
+]

@@ -3,6 +3,18 @@
 The provider builds the request and names the decoder; here we send it, read
 bytes as they arrive, feed the decoder and map every httpx error to ours at
 this single boundary.
+
+Requests go through the client the agent was given (`http_client=`,
+`async_http_client=`), else the one set with `set_http_client()` /
+`set_async_http_client()`, else a shared default (one sync client, one async
+client per event loop). A client given by the user is never closed here.
+
+The time limits and cancelling hold on any client: the read timeouts are set per
+request; a sync read is woken by shutting its socket down when the transport
+exposes one (httpx's own transport does, through the `network_stream`
+extension), and otherwise ends as the next data arrives, where the limits and
+the Cancel are checked. Async reads wait inside `asyncio.timeout`, which needs
+no socket.
 """
 
 from __future__ import annotations
@@ -12,23 +24,31 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 
 import httpx2 as httpx
 
 from .._config import Settings
 from .._exceptions import (
+    ConfigurationError,
     LaraFlowAIError,
     ProviderConnectionError,
     StreamInterruptedError,
 )
-from ..providers._errors import error_from_report
-from ..providers.base import ChatRequest, HTTPProvider
+from ..providers import ChatRequest, HTTPProvider, error_from_report
 from ..wire import Event, StreamDecoder, StreamError
-from ._abort import abortable, raise_if_aborted
 from ._limits import CONTENT, Limits
 
-__all__ = ["aclose_clients", "aiter_http_events", "close_clients", "iter_http_events"]
+__all__ = [
+    "aclose_clients",
+    "aiter_http_events",
+    "check_async_client",
+    "check_client",
+    "close_clients",
+    "iter_http_events",
+    "set_async_http_client",
+    "set_http_client",
+]
 
 _MAX_ERROR_BODY = 64 * 1024
 _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=30)
@@ -40,8 +60,49 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.Async
 )
 
 
+_user_sync: httpx.Client | None = None
+_user_async: httpx.AsyncClient | None = None
+
+
+def check_client(client: object) -> httpx.Client | None:
+    if client is not None and not isinstance(client, httpx.Client):
+        raise ConfigurationError(
+            f"http_client must be an httpx2.Client, got {type(client).__name__}"
+            + (
+                " (use async_http_client= for an AsyncClient)"
+                if isinstance(client, httpx.AsyncClient)
+                else ""
+            )
+        )
+    return client
+
+
+def check_async_client(client: object) -> httpx.AsyncClient | None:
+    if client is not None and not isinstance(client, httpx.AsyncClient):
+        raise ConfigurationError(
+            f"async_http_client must be an httpx2.AsyncClient, got {type(client).__name__}"
+        )
+    return client
+
+
+def set_http_client(client: httpx.Client | None) -> None:
+    """Send every sync request of agents given no `http_client=` through `client`
+    (None: back to the shared default). The client stays yours to close."""
+    global _user_sync
+    _user_sync = check_client(client)
+
+
+def set_async_http_client(client: httpx.AsyncClient | None) -> None:
+    """The async twin of set_http_client(). An AsyncClient belongs to the event
+    loop it was first used on: use it from that loop only."""
+    global _user_async
+    _user_async = check_async_client(client)
+
+
 def _client() -> httpx.Client:
     global _sync_client
+    if _user_sync is not None:
+        return _user_sync
     if _sync_client is None:
         with _sync_lock:
             if _sync_client is None:
@@ -50,6 +111,8 @@ def _client() -> httpx.Client:
 
 
 def _async_client() -> httpx.AsyncClient:
+    if _user_async is not None:
+        return _user_async
     # An AsyncClient's pool belongs to one event loop: keep one per loop.
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
@@ -59,7 +122,7 @@ def _async_client() -> httpx.AsyncClient:
 
 
 def close_clients() -> None:
-    """Close the shared sync client (its pooled connections)."""
+    """Close the shared sync client (its pooled connections); never a user's."""
     global _sync_client
     with _sync_lock:
         client, _sync_client = _sync_client, None
@@ -68,7 +131,7 @@ def close_clients() -> None:
 
 
 async def aclose_clients() -> None:
-    """Close the async client of the running event loop."""
+    """Close the shared async client of the running event loop; never a user's."""
     client = _async_clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
@@ -83,21 +146,26 @@ def _timeout(settings: Settings, limits: Limits) -> httpx.Timeout:
 
 
 def iter_http_events(
-    provider: HTTPProvider, request: ChatRequest, settings: Settings, limits: Limits
+    provider: HTTPProvider,
+    request: ChatRequest,
+    settings: Settings,
+    limits: Limits,
+    client: httpx.Client | None = None,
 ) -> Iterator[Event]:
     spec = provider.build_request(request)
-    raise_if_aborted(provider.label)
+    cancel = limits.cancel
     with (
         _mapped_errors(provider, limits),
-        _client().stream(
+        (client or _client()).stream(
             spec.method,
             spec.url,
             headers=spec.headers,
             content=spec.body,
             timeout=_timeout(settings, limits),
         ) as response,
-        abortable(response.extensions.get("network_stream"), provider.label),
     ):
+        if cancel.reason is not None:  # fired while the head was awaited
+            raise _cancelled(limits)
         if response.status_code >= 300:
             body = _read_limited(response.iter_bytes())
             raise provider.error_from_reply(response.status_code, response.headers, body)
@@ -108,8 +176,10 @@ def iter_http_events(
             total_at, first_at = limits.total_at, limits.first_at
             for data in response.iter_bytes():
                 now = time.monotonic()
-                if now > total_at or (waiting and now > first_at):
-                    limits.check()
+                if now > total_at or (waiting and now > first_at) or cancel.reason is not None:
+                    limits.check(now)
+                    if cancel.reason is not None:
+                        raise _cancelled(limits)
                 for event in decoder.feed(data):
                     if type(event) is StreamError:
                         _raise_unless_warning(provider, event)
@@ -123,17 +193,36 @@ def iter_http_events(
 
 
 async def aiter_http_events(
-    provider: HTTPProvider, request: ChatRequest, settings: Settings, limits: Limits
+    provider: HTTPProvider,
+    request: ChatRequest,
+    settings: Settings,
+    limits: Limits,
+    client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Event]:
     spec = provider.build_request(request)
+    cancel = limits.cancel
+    cancel.bind_loop()
     with _mapped_errors(provider, limits):
-        async with _async_client().stream(
-            spec.method,
-            spec.url,
-            headers=spec.headers,
-            content=spec.body,
-            timeout=_timeout(settings, limits),
-        ) as response:
+        async with AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout(None) as head:
+                    cancel.watch(head)
+                    if cancel.reason is not None:
+                        raise _cancelled(limits)
+                    response = await stack.enter_async_context(
+                        (client or _async_client()).stream(
+                            spec.method,
+                            spec.url,
+                            headers=spec.headers,
+                            content=spec.body,
+                            timeout=_timeout(settings, limits),
+                        )
+                    )
+            except TimeoutError:
+                error = limits.cancelled()
+                if error is None:
+                    raise
+                raise error from None
             if response.status_code >= 300:
                 body = await _aread_limited(response.aiter_bytes())
                 raise provider.error_from_reply(response.status_code, response.headers, body)
@@ -148,12 +237,15 @@ async def aiter_http_events(
                     if remaining <= 0:
                         raise limits.error(limit)
                     try:
-                        async with asyncio.timeout(remaining):
+                        async with asyncio.timeout(remaining) as timeout:
+                            cancel.reading = timeout  # what firing the Cancel expires
+                            if cancel.reason is not None:
+                                raise _cancelled(limits)
                             data = await anext(chunks)
                     except StopAsyncIteration:
                         break
                     except TimeoutError:
-                        raise limits.error(limit) from None
+                        raise limits.cancelled() or limits.error(limit) from None
                     for event in decoder.feed(data):
                         if type(event) is StreamError:
                             _raise_unless_warning(provider, event)
@@ -168,6 +260,12 @@ async def aiter_http_events(
                 await chunks.aclose()
             for event in _finish(provider, decoder):
                 yield event
+
+
+def _cancelled(limits: Limits) -> LaraFlowAIError:
+    error = limits.cancelled()
+    assert error is not None
+    return error
 
 
 def _finish(provider: HTTPProvider, decoder: StreamDecoder) -> list[Event]:
@@ -225,16 +323,8 @@ def _mapped_errors(provider: HTTPProvider, limits: Limits) -> Iterator[None]:
     except httpx.ReadTimeout:
         raise limits.error(limits.read_limit) from None
     except httpx.HTTPError as exc:
-        reason = limits.abort.reason
-        if reason in ("total", "first_chunk"):  # the watchdog shut the connection down
-            raise limits.error(reason) from None
-        if reason is not None:
-            raise StreamInterruptedError(
-                f"the stream from {provider.label} was closed by its reader",
-                provider=provider.name,
-                model=provider.model,
-            ) from None
-        raise _mapped(provider, exc) from None
+        # A fired Cancel shut the connection down (a reader left, the watchdog).
+        raise limits.cancelled() or _mapped(provider, exc) from None
 
 
 def _mapped(provider: HTTPProvider, exc: httpx.HTTPError) -> LaraFlowAIError:

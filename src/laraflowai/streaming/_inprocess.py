@@ -1,10 +1,14 @@
-"""The time limits for providers that run in this process (the embedded model).
+"""The time limits and cancelling for providers that run in this process (the
+embedded model).
 
-They have no socket to time, so each limit is checked as each event arrives.
+They have no socket to time or shut down, so each limit, and the stream's
+Cancel, is checked as each event arrives.
 While the first piece of the answer is awaited (a long prompt, a stuck model),
-the async path also ends the wait on time; a sync generator cannot be
-interrupted, so there the limit is enforced when the provider next yields.
-After the first piece, checks as events arrive keep the hot path cheap.
+the async path also ends the wait on time. A sync provider whose iterator has
+`next_within(seconds)` (the embedded model) is waited on with every limit, so
+a silent model is ended on time there too; a plain generator cannot be
+interrupted, so there a limit is enforced when the provider next yields.
+After the first piece, checks as events arrive keep the async hot path cheap.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ def _checked(limits: Limits, event: Event, last: float) -> float:
     """Raise the error of a limit that passed before `event`; the time it came."""
     now = time.monotonic()
     limits.check(now)
+    if limits.cancel.reason is not None:
+        error = limits.cancelled()
+        assert error is not None
+        raise error
     if now - last > limits.settings.idle_timeout:
         raise limits.error("idle")
     if limits.waiting and type(event) in CONTENT:
@@ -33,7 +41,23 @@ def _checked(limits: Limits, event: Event, last: float) -> float:
 def timed(events: Iterator[Event], limits: Limits) -> Iterator[Event]:
     last = time.monotonic()
     try:
-        for event in events:
+        next_within = getattr(events, "next_within", None)
+        if next_within is None:
+            for event in events:
+                last = _checked(limits, event, last)
+                yield event
+            return
+        # The provider can wait for its next event with a timeout (the embedded
+        # model's tokens come from a worker thread): every limit ends a silent
+        # wait on time, as the async path does.
+        while True:
+            limit, remaining = _nearest(limits, last)
+            try:
+                event = next_within(max(remaining, 0))
+            except StopIteration:
+                return
+            except TimeoutError:
+                raise limits.error(limit) from None
             last = _checked(limits, event, last)
             yield event
     finally:
@@ -43,24 +67,35 @@ def timed(events: Iterator[Event], limits: Limits) -> Iterator[Event]:
             close()
 
 
+def _nearest(limits: Limits, last: float) -> tuple[str, float]:
+    """The limit that ends the wait for the next event first, and the seconds left."""
+    limit, deadline = limits.nearest()
+    now = time.monotonic()
+    remaining = deadline - now
+    idle = last + limits.settings.idle_timeout - now
+    if idle < remaining:
+        return "idle", idle
+    return limit, remaining
+
+
 async def atimed(events: AsyncIterator[Event], limits: Limits) -> AsyncIterator[Event]:
     last = time.monotonic()
+    cancel = limits.cancel
+    cancel.bind_loop()
     try:
         while limits.waiting:
-            limit, deadline = limits.nearest()
-            remaining = deadline - time.monotonic()
-            if limits.settings.idle_timeout < remaining:
-                limit, remaining = "idle", limits.settings.idle_timeout
+            limit, remaining = _nearest(limits, last)
             timeout = asyncio.timeout(max(remaining, 0))
             try:
                 async with timeout:
+                    cancel.watch(timeout)
                     event = await anext(events)
             except StopAsyncIteration:
                 return
             except TimeoutError:
                 if not timeout.expired():  # the provider's own, not ours
                     raise
-                raise limits.error(limit) from None
+                raise limits.cancelled() or limits.error(limit) from None
             last = _checked(limits, event, last)
             yield event
         async for event in events:

@@ -19,9 +19,10 @@ import time
 from typing import Any
 
 from .._config import Settings
-from .._exceptions import StreamTimeoutError
+from .._exceptions import LaraFlowAIError, StreamCancelledError, StreamTimeoutError
 from ..wire import ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
-from ._watchdog import Abort, Timer, call_at
+from ._cancel import Cancel
+from ._watchdog import Timer, call_at
 
 __all__ = ["CONTENT", "Limits"]
 
@@ -38,17 +39,18 @@ class Limits:
     """The deadlines of one request, shared by its attempts."""
 
     __slots__ = (
-        "provider", "settings", "total_at", "first_at", "waiting", "abort", "read_limit", "_timers",
+        "provider", "settings", "total_at", "first_at", "waiting", "cancel", "read_limit",
+        "_timers",
     )  # fmt: skip
 
-    def __init__(self, provider: Any, settings: Settings, abort: Abort | None = None) -> None:
+    def __init__(self, provider: Any, settings: Settings, cancel: Cancel) -> None:
         now = time.monotonic()
         self.provider = provider
         self.settings = settings
         self.total_at = now + settings.timeout
         self.first_at = now + settings.first_chunk_timeout
         self.waiting = True  # for the first piece of the answer
-        self.abort = abort if abort is not None else Abort()
+        self.cancel = cancel  # the watchdog fires it at the "total" and "first_chunk" deadlines
         self.read_limit = "idle"  # which limit httpx's read timeout stands for now
         self._timers: list[Timer] = []
 
@@ -83,12 +85,12 @@ class Limits:
             return
         stream = response.extensions.get("network_stream")
         if stream is not None:
-            self.abort.arm(stream.get_extra_info("socket"))
+            self.cancel.arm(stream.get_extra_info("socket"))
         idle = self.settings.idle_timeout
         if self.settings.timeout < idle:
-            self._timers.append(call_at(self.total_at, self.abort, "total"))
+            self._timers.append(call_at(self.total_at, self.cancel, "total"))
         if self.waiting and self.settings.first_chunk_timeout < idle:
-            self._timers.append(call_at(self.first_at, self.abort, "first_chunk"))
+            self._timers.append(call_at(self.first_at, self.cancel, "first_chunk"))
 
     def check(self, now: float | None = None) -> None:
         """Raise the timeout error if the whole-stream or first-chunk limit passed."""
@@ -112,10 +114,25 @@ class Limits:
         return "total", self.total_at
 
     def body_ended(self) -> None:
-        self.abort.disarm()
+        self.cancel.disarm()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+
+    def cancelled(self) -> LaraFlowAIError | None:
+        """The error for the reason the stream's Cancel fired with, if it fired."""
+        reason = self.cancel.reason
+        if reason is None:
+            return None
+        if reason in _VARIABLES:
+            return self.error(reason)
+        provider = self.provider
+        return StreamCancelledError(
+            f"the stream from {getattr(provider, 'label', 'the provider')} was cancelled "
+            "by its reader before it ended",
+            provider=getattr(provider, "name", None),
+            model=getattr(provider, "model", None),
+        )
 
     def error(self, limit: str) -> StreamTimeoutError:
         provider = self.provider

@@ -2,25 +2,33 @@
 
 A failed attempt is retried, with exponential backoff (or the provider's
 `retry-after`), only while nothing but usage has come out of it: text already
-handed out is never repeated.
+handed out is never repeated. A cancelled stream is never retried, and sends
+no further request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import httpx2 as httpx
+
 from .._config import Settings
-from .._exceptions import LaraFlowAIError, ProviderError, StreamInterruptedError
-from ..providers.base import ChatRequest, HTTPProvider, InProcessProvider, Provider
+from .._exceptions import (
+    LaraFlowAIError,
+    ProviderError,
+    StreamCancelledError,
+    StreamInterruptedError,
+)
+from ..providers import ChatRequest, HTTPProvider, InProcessProvider, Provider
 from ..wire import Event, Usage
+from ._cancel import Cancel
 from ._http import aiter_http_events, iter_http_events
 from ._inprocess import atimed, timed
 from ._limits import Limits
-from ._watchdog import Abort
+from ._state import StreamCounts
 
 __all__ = ["RetryPolicy", "aiter_events", "iter_events"]
 
@@ -40,7 +48,7 @@ class RetryPolicy:
 
     def delay(self, error: LaraFlowAIError, attempt: int, deadline: float) -> float | None:
         """Seconds to wait before attempt `attempt + 1`, or None not to retry."""
-        if attempt >= self.max_retries:
+        if attempt >= self.max_retries or isinstance(error, StreamCancelledError):
             return None
         if isinstance(error, ProviderError):
             if not error.retryable:
@@ -59,10 +67,14 @@ class RetryPolicy:
 
 
 def _attempt(
-    provider: Provider, request: ChatRequest, settings: Settings, limits: Limits
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    limits: Limits,
+    client: httpx.Client | None,
 ) -> Iterator[Event]:
     if isinstance(provider, HTTPProvider):
-        return iter_http_events(provider, request, settings, limits)
+        return iter_http_events(provider, request, settings, limits, client)
     if isinstance(provider, InProcessProvider):
         return timed(provider.iter_events(request), limits)
     raise TypeError(
@@ -71,10 +83,14 @@ def _attempt(
 
 
 def _aattempt(
-    provider: Provider, request: ChatRequest, settings: Settings, limits: Limits
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    limits: Limits,
+    client: httpx.AsyncClient | None,
 ) -> AsyncIterator[Event]:
     if isinstance(provider, HTTPProvider):
-        return aiter_http_events(provider, request, settings, limits)
+        return aiter_http_events(provider, request, settings, limits, client)
     if isinstance(provider, InProcessProvider):
         return atimed(provider.aiter_events(request), limits)
     raise TypeError(
@@ -92,21 +108,29 @@ def _log_retry(provider: Provider, error: LaraFlowAIError, attempt: int, wait: f
     )
 
 
+def _raise_if_cancelled(limits: Limits) -> None:
+    error = limits.cancelled()
+    if error is not None:
+        raise error
+
+
 def iter_events(
     provider: Provider,
     request: ChatRequest,
     settings: Settings,
-    stats: dict[str, int],
-    abort: Abort | None = None,
+    counts: StreamCounts,
+    cancel: Cancel,
+    client: httpx.Client | None = None,
 ) -> Iterator[Event]:
-    """The provider's events for `request`; `abort` ends a blocked read from
-    another thread."""
-    limits = Limits(provider, settings, abort)
+    """The provider's events for `request`; firing `cancel` ends them (a read
+    blocked in another thread included)."""
+    limits = Limits(provider, settings, cancel)
     policy = RetryPolicy(settings.max_retries)
     attempt = 0
     while True:
+        _raise_if_cancelled(limits)
         handed_out = False
-        events = _attempt(provider, request, settings, limits)
+        events = _attempt(provider, request, settings, limits, client)
         try:
             for event in events:
                 if not handed_out and type(event) is not Usage:
@@ -115,7 +139,7 @@ def iter_events(
             return
         except (ProviderError, StreamInterruptedError) as error:
             wait = None if handed_out else policy.delay(error, attempt, limits.total_at)
-            if wait is None or limits.abort.reason is not None:
+            if wait is None or cancel.reason is not None:
                 raise
             _log_retry(provider, error, attempt, wait)
         finally:
@@ -123,19 +147,27 @@ def iter_events(
             if close is not None:
                 close()
         attempt += 1
-        stats["retries"] = attempt
-        time.sleep(wait)
+        counts.retries = attempt
+        cancel.sleep(wait)
 
 
 async def aiter_events(
-    provider: Provider, request: ChatRequest, settings: Settings, stats: dict[str, int]
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    counts: StreamCounts,
+    cancel: Cancel,
+    client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Event]:
-    limits = Limits(provider, settings)
+    """The async twin of iter_events()."""
+    limits = Limits(provider, settings, cancel)
     policy = RetryPolicy(settings.max_retries)
     attempt = 0
+    cancel.bind_loop()
     while True:
+        _raise_if_cancelled(limits)
         handed_out = False
-        events = _aattempt(provider, request, settings, limits)
+        events = _aattempt(provider, request, settings, limits, client)
         try:
             async for event in events:
                 if not handed_out and type(event) is not Usage:
@@ -144,7 +176,7 @@ async def aiter_events(
             return
         except (ProviderError, StreamInterruptedError) as error:
             wait = None if handed_out else policy.delay(error, attempt, limits.total_at)
-            if wait is None:
+            if wait is None or cancel.reason is not None:
                 raise
             _log_retry(provider, error, attempt, wait)
         finally:
@@ -152,5 +184,5 @@ async def aiter_events(
             if aclose is not None:
                 await aclose()
         attempt += 1
-        stats["retries"] = attempt
-        await asyncio.sleep(wait)
+        counts.retries = attempt
+        await cancel.asleep(wait)

@@ -7,10 +7,11 @@ hands one out and does the bookkeeping. Both drivers share all of it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._exceptions import LaraFlowAIError
+from .._types import ChunkCallback
 from ..shaping import Chunker
 from ..wire import (
     Event,
@@ -22,18 +23,66 @@ from ..wire import (
     Usage,
 )
 
-__all__ = ["StreamState"]
+__all__ = ["StreamCounts", "StreamState", "StreamStats"]
 
 # With streaming disabled the whole answer is one chunk (still cut at max_chunk_size).
 _WHOLE = 1 << 62
 
 
+@dataclass(slots=True)
+class StreamCounts:
+    """What one stream counts as it runs: whose it is, what came out, when."""
+
+    agent_role: str
+    provider: str
+    model: str
+    chunk_count: int = 0
+    content_length: int = 0
+    started_at: float | None = None
+    first_chunk_at: float | None = None
+    ended_at: float | None = None
+    retries: int = 0  # counted by the source, which gets this object
+    cached: bool = False  # replayed from the stream cache
+    shared: bool = False  # joined an identical request's stream in progress
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """A stream's statistics at one moment; `get_stats()` gives them as a dict."""
+
+    agent_role: str
+    provider: str
+    model: str
+    chunk_count: int
+    content_length: int
+    time_to_first_chunk: float | None
+    execution_time: float
+    chars_per_second: float
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    reasoning_tokens: int | None
+    reasoning_length: int
+    finish_reason: str | None
+    cached: bool
+    shared: bool
+    buffer_size: int | None
+    max_chunk_size: int
+    streaming: bool
+    is_complete: bool
+    tool_results_count: int
+    retries: int
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class StreamState:
     __slots__ = (
-        "agent_role", "provider", "model", "streaming", "chunker", "ready", "callbacks",
-        "_text", "length", "chunk_count", "usage", "finish", "reasoning",
-        "tool_calls", "warnings", "started_at", "first_chunk_at", "ended_at", "ended",
-        "error", "error_raised", "closed", "cached", "shared", "flush_after", "counters",
+        "counts", "streaming", "chunker", "ready", "callbacks", "_text", "usage", "finish",
+        "reasoning", "tool_calls", "warnings", "ended", "error", "error_raised", "closed",
+        "flush_after",
     )  # fmt: skip
 
     def __init__(
@@ -45,63 +94,56 @@ class StreamState:
         buffer_size: int,
         max_chunk_size: int,
         streaming: bool = True,
-        callbacks: list[Callable[[str, str], Any]] | None = None,
+        callbacks: list[ChunkCallback] | None = None,
         flush_interval: float = 0.0,
     ) -> None:
-        self.agent_role = agent_role
-        self.provider = provider
-        self.model = model
+        self.counts = StreamCounts(agent_role, provider, model)
         self.streaming = streaming
         self.chunker = Chunker(buffer_size if streaming else _WHOLE, max_chunk_size)
         self.ready: list[str] = []  # a deque costs 600 bytes; this holds a chunk or two
         self.callbacks = list(callbacks or ())
         self._text = ""
-        self.length = 0
-        self.chunk_count = 0
         self.usage: Usage | None = None
         self.finish: Finished | None = None
         self.reasoning: list[str] = []
         self.tool_calls: list[ToolCall] = []
         self.warnings: list[StreamError] = []
-        self.started_at: float | None = None
-        self.first_chunk_at: float | None = None
-        self.ended_at: float | None = None
         self.ended = False
         self.error: LaraFlowAIError | None = None
         self.error_raised = False
         self.closed = False
-        self.cached = False  # replayed from the stream cache
-        self.shared = False  # joined an identical request's stream in progress
         # Seconds a partly filled buffer may wait for more text (0: until full).
         self.flush_after = flush_interval if streaming else 0.0
-        self.counters: dict[str, int] = {"retries": 0}
 
     def start(self) -> None:
-        if self.started_at is None:
-            self.started_at = time.perf_counter()
+        counts = self.counts
+        if counts.started_at is None:
+            counts.started_at = time.perf_counter()
 
     def apply(self, event: Event) -> None:
-        kind = type(event)
-        if kind is TextDelta:
-            for chunk in self.chunker.feed(event.text):  # type: ignore[union-attr]
-                self.ready.append(chunk)
-        elif kind is ReasoningDelta:
-            self.reasoning.append(event.text)  # type: ignore[union-attr]
-        elif kind is Usage:
-            self.usage = event  # type: ignore[assignment]
-        elif kind is Finished:
-            self.finish = event  # type: ignore[assignment]
-        elif kind is ToolCall:
-            self.tool_calls.append(event)  # type: ignore[arg-type]
-        elif kind is StreamError:
-            self.warnings.append(event)  # type: ignore[arg-type]
+        # Text first, outside the match: a class pattern costs about 0.1 µs more per
+        # event than this test (1.5% of agent.stream()'s CPU per chunk, bench/).
+        if type(event) is TextDelta:
+            self.ready.extend(self.chunker.feed(event.text))
+            return
+        match event:
+            case ReasoningDelta(text=text):
+                self.reasoning.append(text)
+            case Usage():
+                self.usage = event
+            case Finished():
+                self.finish = event
+            case ToolCall():
+                self.tool_calls.append(event)
+            case StreamError():
+                self.warnings.append(event)
 
     def end(self) -> None:
         """The provider's events are over: release what the buffer holds."""
         if not self.ended:
             self.ready.extend(self.chunker.flush())
             self.ended = True
-            self.ended_at = time.perf_counter()
+            self.counts.ended_at = time.perf_counter()
 
     def fail(self, error: LaraFlowAIError) -> None:
         """Keep the error to raise once every chunk that arrived before it is out."""
@@ -112,20 +154,21 @@ class StreamState:
         if not self.ended:
             self.closed = True
             self.ended = True
-            self.ended_at = time.perf_counter()
+            self.counts.ended_at = time.perf_counter()
 
     def take(self) -> str:
         chunk = self.ready.pop(0)
-        if self.first_chunk_at is None:
-            self.first_chunk_at = time.perf_counter()
+        counts = self.counts
+        if counts.first_chunk_at is None:
+            counts.first_chunk_at = time.perf_counter()
         # Grow the text in place: with the attribute cleared, `+=` on the only
         # reference lets CPython extend the string instead of copying it, so a
         # long answer costs O(n), not O(n^2), even with callbacks reading it.
         text, self._text = self._text, ""
         text += chunk
         self._text = text
-        self.length += len(chunk)
-        self.chunk_count += 1
+        counts.content_length += len(chunk)
+        counts.chunk_count += 1
         if self.callbacks:
             for callback in self.callbacks:
                 callback(chunk, text)
@@ -156,41 +199,43 @@ class StreamState:
         return self.ended and not self.ready and self.error is None and not self.closed
 
     def execution_time(self) -> float:
-        if self.started_at is None:
+        counts = self.counts
+        if counts.started_at is None:
             return 0.0
-        end = self.ended_at if self.ended_at is not None else time.perf_counter()
-        return end - self.started_at
+        end = counts.ended_at if counts.ended_at is not None else time.perf_counter()
+        return end - counts.started_at
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StreamStats:
+        counts = self.counts
         elapsed = self.execution_time()
         usage = self.usage
         ttfc = (
             None
-            if self.first_chunk_at is None or self.started_at is None
-            else self.first_chunk_at - self.started_at
+            if counts.first_chunk_at is None or counts.started_at is None
+            else counts.first_chunk_at - counts.started_at
         )
-        return {
-            "agent_role": self.agent_role,
-            "provider": self.provider,
-            "model": self.model,
-            "chunk_count": self.chunk_count,
-            "content_length": self.length,
-            "time_to_first_chunk": ttfc,
-            "execution_time": elapsed,
-            "chars_per_second": self.length / elapsed if elapsed > 0 else 0.0,
-            "input_tokens": usage.input_tokens if usage else None,
-            "output_tokens": usage.output_tokens if usage else None,
-            "total_tokens": usage.total_tokens if usage else None,
-            "reasoning_tokens": usage.reasoning_tokens if usage else None,
-            "reasoning_length": sum(map(len, self.reasoning)),
-            "finish_reason": self.finish.reason if self.finish else None,
-            "cached": self.cached,
-            "shared": self.shared,
-            "buffer_size": self.chunker.min_chars if self.streaming else None,
-            "max_chunk_size": self.chunker.max_chars,
-            "streaming": self.streaming,
-            "is_complete": self.complete,
-            "tool_results_count": len(self.tool_calls),
-            "retries": self.counters["retries"],
-            "error": None if self.error is None else type(self.error).__name__,
-        }
+        return StreamStats(
+            agent_role=counts.agent_role,
+            provider=counts.provider,
+            model=counts.model,
+            chunk_count=counts.chunk_count,
+            content_length=counts.content_length,
+            time_to_first_chunk=ttfc,
+            execution_time=elapsed,
+            chars_per_second=counts.content_length / elapsed if elapsed > 0 else 0.0,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            total_tokens=usage.total_tokens if usage else None,
+            reasoning_tokens=usage.reasoning_tokens if usage else None,
+            reasoning_length=sum(map(len, self.reasoning)),
+            finish_reason=self.finish.reason if self.finish else None,
+            cached=counts.cached,
+            shared=counts.shared,
+            buffer_size=self.chunker.min_chars if self.streaming else None,
+            max_chunk_size=self.chunker.max_chars,
+            streaming=self.streaming,
+            is_complete=self.complete,
+            tool_results_count=len(self.tool_calls),
+            retries=counts.retries,
+            error=None if self.error is None else type(self.error).__name__,
+        )

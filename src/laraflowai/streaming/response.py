@@ -2,7 +2,10 @@
 StreamState, side by side, methods in the same order.
 
 The upstream request opens on the first read, not before. Closing a response
-(`close()`, `with`, `async with`) closes the provider connection at once.
+(`close()`, `with`, `async with`) closes the provider connection at once;
+`cancel()` does the same from another thread (sync) or task (async), ending a
+read in progress there with StreamCancelledError. Both go through the reader's
+one `Cancel` (see `_cancel`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from .._exceptions import ConfigurationError, LaraFlowAIError
-from ..cache.inflight import AsyncFlightReader, DirectAsyncReader, Flight, FlightReader
+from .._types import ChunkCallback
 from ..wire import Event, ToolCall, Usage
-from ._state import StreamState
+from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
+from ._state import StreamState, StreamStats
 
 __all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
 
@@ -60,15 +64,15 @@ def _response(state: StreamState) -> Response:
     stats = state.stats()
     return Response(
         content=state.content,
-        agent_role=state.agent_role,
-        provider=state.provider,
-        model=state.model,
+        agent_role=stats.agent_role,
+        provider=stats.provider,
+        model=stats.model,
         usage=state.usage,
-        finish_reason=stats["finish_reason"],
+        finish_reason=stats.finish_reason,
         reasoning="".join(state.reasoning),
         tool_calls=list(state.tool_calls),
-        execution_time=stats["execution_time"],
-        stats=stats,
+        execution_time=stats.execution_time,
+        stats=stats.as_dict(),
     )
 
 
@@ -87,6 +91,11 @@ class _Common:
     _reader: FlightReader | AsyncFlightReader | DirectAsyncReader | None
 
     def get_stats(self) -> dict[str, Any]:
+        """The stream's statistics (counts, timings, usage, cache) as a dict."""
+        return self.stats().as_dict()
+
+    def stats(self) -> StreamStats:
+        """The stream's statistics, typed."""
         self._note_cached()
         return self._state.stats()
 
@@ -95,9 +104,9 @@ class _Common:
         # not hold the reader (that cycle would keep a dropped response open).
         reader = self._reader
         if reader is not None and reader.cached:
-            self._state.cached = True
+            self._state.counts.cached = True
 
-    def set_buffer_size(self, size: int) -> Any:
+    def set_buffer_size(self, size: int) -> Self:
         """Coalesce deltas into chunks of at least `size` characters (fluent)."""
         self._state.chunker.min_chars = _check_buffer_size(size)
         return self
@@ -106,13 +115,13 @@ class _Common:
         """Text that arrived from the provider but has not been handed out yet."""
         return self._state.buffered
 
-    def clear_buffer(self) -> Any:
+    def clear_buffer(self) -> Self:
         """Release the buffered text as the next chunk now, instead of waiting for
         the buffer to fill. Nothing is dropped (fluent)."""
         self._state.flush_buffer()
         return self
 
-    def on_chunk(self, callback: Callable[[str, str], Any]) -> Any:
+    def on_chunk(self, callback: ChunkCallback) -> Self:
         """Call `callback(chunk, full_content_so_far)` for every chunk (fluent)."""
         if not callable(callback):
             raise ConfigurationError(f"on_chunk needs a callable, got {type(callback).__name__}")
@@ -133,10 +142,10 @@ class _Common:
 
     def get_content_length(self) -> int:
         """Characters handed out so far."""
-        return self._state.length
+        return self._state.counts.content_length
 
     def get_agent_role(self) -> str:
-        return self._state.agent_role
+        return self._state.counts.agent_role
 
     @property
     def usage(self) -> Usage | None:
@@ -160,26 +169,23 @@ class StreamingResponse(_Common):
 
     def __init__(
         self,
-        open_events: Callable[[], Iterator[Event] | FlightReader],
+        open_reader: Callable[[], FlightReader],
         state: StreamState,
         chunk_delay: float = 0,
     ) -> None:
-        self._open = open_events
+        self._open = open_reader
         self._reader: FlightReader | None = None
+        self._cancelled = False
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
 
     def _start(self) -> FlightReader:
         self._state.start()
-        source = self._open()
-        if not isinstance(source, FlightReader):
-            events = source
-            joined = Flight(lambda: events).join()
-            assert joined is not None
-            source = joined
-        self._reader = source
-        return source
+        reader = self._reader = self._open()
+        if self._cancelled:  # cancel() ran in another thread before the reader existed
+            reader.cancel()
+        return reader
 
     def _advance(self) -> None:
         state = self._state
@@ -260,9 +266,20 @@ class StreamingResponse(_Common):
             state.take()
         state.raise_error()
 
+    def cancel(self) -> None:
+        """Stop the stream from any thread: a read in progress in another thread
+        (even one blocked on the socket) or the next read raises
+        StreamCancelledError, with the text that arrived before it. The provider
+        connection closes now unless an identical request still reads the same
+        stream."""
+        self._cancelled = True
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+
     def close(self) -> None:
-        """Stop reading; the provider connection closes now unless an identical
-        request still reads the same stream."""
+        """Stop reading (from the reading thread); the provider connection
+        closes now unless an identical request still reads the same stream."""
         reader = self._reader
         if reader is not None:
             reader.close()
@@ -299,9 +316,10 @@ class StreamingResponse(_Common):
 
     def __repr__(self) -> str:
         state = self._state
+        counts = state.counts
         return (
-            f"<StreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
-            f"chunks={state.chunk_count} complete={state.complete}>"
+            f"<StreamingResponse {counts.provider}/{counts.model} agent={counts.agent_role!r} "
+            f"chunks={counts.chunk_count} complete={state.complete}>"
         )
 
 
@@ -310,28 +328,23 @@ class AsyncStreamingResponse(_Common):
 
     def __init__(
         self,
-        open_events: Callable[[], AsyncIterator[Event] | AsyncFlightReader | DirectAsyncReader],
+        open_reader: Callable[[], AsyncFlightReader | DirectAsyncReader],
         state: StreamState,
         chunk_delay: float = 0,
     ) -> None:
-        self._open = open_events
+        self._open = open_reader
         self._reader: AsyncFlightReader | DirectAsyncReader | None = None
+        self._cancelled = False
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
 
     def _start(self) -> AsyncFlightReader | DirectAsyncReader:
         self._state.start()
-        source = self._open()
-        if not isinstance(source, AsyncFlightReader | DirectAsyncReader):
-            events = source
-
-            async def opened() -> AsyncIterator[Event]:
-                return events
-
-            source = DirectAsyncReader(opened)
-        self._reader = source
-        return source
+        reader = self._reader = self._open()
+        if self._cancelled:
+            reader.cancel()
+        return reader
 
     async def _advance(self) -> None:
         state = self._state
@@ -405,6 +418,17 @@ class AsyncStreamingResponse(_Common):
             state.take()
         state.raise_error()
 
+    def cancel(self) -> None:
+        """Stop the stream from any task of its event loop (from another thread:
+        `loop.call_soon_threadsafe(response.cancel)`): the read in progress, or
+        the next one, raises StreamCancelledError, with the text that arrived
+        before it. The provider connection closes unless an identical request
+        still reads the same stream."""
+        self._cancelled = True
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+
     async def aclose(self) -> None:
         reader = self._reader
         if reader is not None:
@@ -442,7 +466,8 @@ class AsyncStreamingResponse(_Common):
 
     def __repr__(self) -> str:
         state = self._state
+        counts = state.counts
         return (
-            f"<AsyncStreamingResponse {state.provider}/{state.model} agent={state.agent_role!r} "
-            f"chunks={state.chunk_count} complete={state.complete}>"
+            f"<AsyncStreamingResponse {counts.provider}/{counts.model} "
+            f"agent={counts.agent_role!r} chunks={counts.chunk_count} complete={state.complete}>"
         )

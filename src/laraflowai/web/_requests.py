@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import Settings, get_settings
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, InvalidInputError
 from ..crew import Agent, Crew, Task
 from ..providers import default_provider_name, provider_names
 from ._settings import WebSettings
@@ -30,21 +30,16 @@ _TASK_KEYS = frozenset({"description", "agent", "context"})
 _CREW_KEYS = frozenset({"agents", "tasks", "mode", "max_parallel_tasks"})
 
 
-class BadInput(Exception):
-    """The request is wrong; `message` says what to fix, `param` where."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
+# The request is wrong; `message` says what to fix, `param` where.
+BadInput = InvalidInputError
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChatConfig:
-    """The agent that answers: the document's `FlowAI::agent('Chat Assistant',
-    'Help users')` unless told otherwise. Requests may choose role, goal,
-    provider and model; `api_key`, `base_url` and `options` apply to the
-    configured provider only."""
+    """The agent that answers: `FlowAI.agent("Chat Assistant", "Help users")`
+    unless told otherwise. Requests may choose role, goal, provider and model;
+    `api_key`, `base_url` and `options` apply to the configured provider only.
+    `agents` keeps the agents built for requests, one per request shape."""
 
     role: str = "Chat Assistant"
     goal: str = "Help users"
@@ -55,7 +50,7 @@ class ChatConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     settings: Settings | None = None
     # Agents hold no state of a request: one per shape serves every request of that shape.
-    _agents: dict[tuple[Any, ...], tuple[Settings, Agent]] = field(
+    agents: dict[tuple[Any, ...], tuple[Settings, Agent]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -107,7 +102,7 @@ def build_agent(
     own = name == default
     # Settings are part of the key: FlowAI.configure() makes a new object.
     key = (role, goal, name, model, id(settings))
-    kept = chat._agents.get(key)
+    kept = chat.agents.get(key)
     if kept is not None and kept[0] is settings:
         return kept[1]
     try:
@@ -123,9 +118,9 @@ def build_agent(
         )
     except ConfigurationError as error:
         raise BadInput(error.message, f"{where}provider") from None
-    if len(chat._agents) >= _MAX_AGENTS_KEPT:
-        del chat._agents[next(iter(chat._agents))]
-    chat._agents[key] = (settings, agent)
+    if len(chat.agents) >= _MAX_AGENTS_KEPT:
+        del chat.agents[next(iter(chat.agents))]
+    chat.agents[key] = (settings, agent)
     return agent
 
 

@@ -38,8 +38,8 @@ def _count(settings: Settings, name: str, default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    """What the SSE routes and the chat page need. Built from `Settings`; the
-    first three are the document's own variables."""
+    """What the SSE routes and the chat page need. Built from `Settings`
+    (LARAFLOWAI_SSE_ENABLED, _RETRY_TIMEOUT, _KEEP_ALIVE and the rest)."""
 
     sse_enabled: bool = True
     retry_ms: int = 3000
@@ -48,12 +48,27 @@ class WebSettings:
     retention: float = 300.0
     max_task_length: int = 10_000
     api_token: str | None = field(default=None, repr=False)
+    stream_store: str = "memory"
+    queue: str = "inline"
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WebSettings:
         settings = settings if settings is not None else get_settings()
         token = settings.env("LARAFLOWAI_API_TOKEN")
         remember(token)
+        store = (settings.env("LARAFLOWAI_STREAM_STORE") or "memory").strip().lower()
+        if store not in ("memory", "redis"):
+            raise ConfigurationError(
+                f"LARAFLOWAI_STREAM_STORE must be memory or redis, got {store!r}"
+            )
+        queue = (settings.env("LARAFLOWAI_QUEUE") or "inline").strip().lower()
+        if queue not in ("inline", "redis"):
+            raise ConfigurationError(f"LARAFLOWAI_QUEUE must be inline or redis, got {queue!r}")
+        if queue == "redis" and store != "redis":
+            raise ConfigurationError(
+                "LARAFLOWAI_QUEUE=redis runs streams in workers, which reach their listeners "
+                "through Redis: set LARAFLOWAI_STREAM_STORE=redis too"
+            )
         return cls(
             sse_enabled=settings.sse_enabled,
             retry_ms=settings.sse_retry_timeout,
@@ -62,6 +77,8 @@ class WebSettings:
             retention=_seconds(settings, "LARAFLOWAI_SSE_RETENTION", 300.0),
             max_task_length=_count(settings, "LARAFLOWAI_MAX_TASK_LENGTH", 10_000),
             api_token=token,
+            stream_store=store,
+            queue=queue,
         )
 
     def replace(self, **changes: Any) -> WebSettings:
@@ -83,5 +100,5 @@ class WebSettings:
             f"WebSettings(sse_enabled={self.sse_enabled}, retry_ms={self.retry_ms}, "
             f"keep_alive={self.keep_alive:g}, resume_grace={self.resume_grace:g}, "
             f"retention={self.retention:g}, max_task_length={self.max_task_length}, "
-            f"api_token={token})"
+            f"api_token={token}, stream_store={self.stream_store!r}, queue={self.queue!r})"
         )

@@ -21,13 +21,19 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._config import Settings
+from .._config import Settings, get_settings
+from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
-from ..streaming._http import aclose_clients
+from ..crew import Agent
+from ..streaming import aclose_clients
+from . import ag_ui, openai_api, ui_stream
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
+from .limits import ClientLimits, LimitSettings, MemoryCounters, RedisCounters
+from .metrics import StreamMetrics
 from .routes import StreamRoutes
+from .websocket import Authorize, WebSocketDelivery, WebSocketRoutes, WebSocketSettings
 
 __all__ = ["create_app"]
 
@@ -46,6 +52,41 @@ _PAGE_HEADERS = {
 }
 
 
+def _registry(web: WebSettings, settings: Settings | None) -> StreamRegistry:
+    if web.stream_store == "redis":
+        try:
+            from ..broadcast.redis import RedisStreamRegistry
+        except ImportError:
+            raise ConfigurationError(
+                "LARAFLOWAI_STREAM_STORE=redis needs the redis extra: "
+                'pip install "laraflowai[redis]"'
+            ) from None
+        url = (settings if settings is not None else get_settings()).redis_url
+        if not url:
+            raise ConfigurationError("LARAFLOWAI_STREAM_STORE=redis needs LARAFLOWAI_REDIS_URL")
+        return RedisStreamRegistry(url, resume_grace=web.resume_grace, retention=web.retention)
+    return MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
+
+
+def _counters(registry: StreamRegistry) -> MemoryCounters | RedisCounters:
+    client = getattr(registry, "client", None)  # the Redis registry's: shared limits
+    return RedisCounters(client) if client is not None else MemoryCounters()
+
+
+def _metrics(
+    metrics: StreamMetrics | bool | None, settings: Settings | None, web: WebSettings
+) -> StreamMetrics | None:
+    if metrics is None:
+        raw = (settings if settings is not None else get_settings()).env("LARAFLOWAI_METRICS")
+        value = (raw or "false").strip().lower()
+        if value not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigurationError(f"LARAFLOWAI_METRICS must be true or false, got {raw!r}")
+        metrics = value in ("true", "1", "yes")
+    if metrics is True:
+        return StreamMetrics(token=web.api_token)
+    return metrics or None
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -61,19 +102,26 @@ def create_app(
     registry: StreamRegistry | None = None,
     allowed_hosts: Iterable[str] | None = None,
     allowed_origins: Iterable[str] = (),
+    authorize: Authorize | None = None,
+    agents: Mapping[str, Agent] | None = None,
+    metrics: StreamMetrics | bool | None = None,
 ) -> Starlette:
     """The chat app. Settings come from the environment unless given; `token`
     (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
     loopback Host headers are accepted, unless `allowed_hosts` says otherwise
-    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1)."""
+    (this stops DNS-rebinding pages from reaching a server bound to 127.0.0.1).
+    `authorize(request, channel)` decides who may join a private WebSocket
+    channel (default: any caller the API lets in, for this app's channels).
+    `agents` are the models `/v1/chat/completions` offers by name (default: the
+    configured agent as `laraflowai`). `metrics=True` (or LARAFLOWAI_METRICS)
+    serves Prometheus metrics at `/metrics` and records a span per stream."""
     web = web if web is not None else WebSettings.from_settings(settings)
+    sockets = WebSocketSettings.from_settings(settings)
+    limits = LimitSettings.from_settings(settings)
     if token is not None:
         web = web.replace(api_token=token)
-    registry = (
-        registry
-        if registry is not None
-        else MemoryStreamRegistry(resume_grace=web.resume_grace, retention=web.retention)
-    )
+    if registry is None:
+        registry = _registry(web, settings)
     chat = ChatConfig(
         role=role,
         goal=goal,
@@ -84,7 +132,17 @@ def create_app(
         options=dict(options or {}),
         settings=settings,
     )
-    api = StreamRoutes(registry, web, chat)
+    observer = _metrics(metrics, settings, web)
+    api = StreamRoutes(registry, web, chat, observer=observer)
+    jobs = None
+    if web.queue == "redis":
+        from ..jobs import StreamJobs
+
+        jobs = StreamJobs(settings, registry=registry)
+    delivery = WebSocketDelivery(registry, sockets, jobs=jobs, observer=observer)
+    websocket = WebSocketRoutes(
+        delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins
+    )
     static = resources.files("laraflowai.web") / "static"
 
     async def page(request: Request) -> Response:
@@ -95,6 +153,7 @@ def create_app(
         try:
             yield
         finally:
+            await delivery.aclose()
             await registry.aclose()
             # The provider connections of this event loop go with it.
             await aclose_clients()
@@ -108,14 +167,24 @@ def create_app(
         routes=[
             Route("/", page, methods=["GET"]),
             *api.routes(),
+            *websocket.routes(),
+            *ui_stream.routes(chat=chat, web=web),
+            *ag_ui.routes(chat=chat, web=web),
+            *openai_api.routes(agents, chat=chat, web=web),
+            *(observer.routes() if observer is not None else []),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(ClientLimits, limits=limits, counters=_counters(registry)),
             Middleware(APIGuard, token=web.api_token, allowed_origins=allowed_origins),
+            Middleware(
+                APIGuard, token=web.api_token, allowed_origins=allowed_origins, prefix="/v1/"
+            ),
         ],
         lifespan=lifespan,
     )
     app.state.streams = registry
     app.state.web = web
+    app.state.websocket = delivery
     return app

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["SESSION_COOKIE", "APIGuard", "session_value", "token_matches"]
+__all__ = ["SESSION_COOKIE", "APIGuard", "same_site", "session_value", "token_matches"]
 
 SESSION_COOKIE = "laraflowai_session"
 _OPEN_PATHS = frozenset({"/api/session"})
@@ -50,7 +50,9 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-def _allowed_origin(headers: Headers, allowed: frozenset[str]) -> bool:
+def same_site(headers: Headers, allowed: frozenset[str]) -> bool:
+    """The request comes from this server's own pages, a non-browser client, or an
+    `allowed` origin."""
     origin = headers.get("origin")
     if origin is None:
         # Browsers leave Origin out of same-origin GETs; Sec-Fetch-Site still tells.
@@ -93,7 +95,7 @@ class APIGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not _allowed_origin(headers, self.allowed_origins):
+        if not same_site(headers, self.allowed_origins):
             response = _error(
                 403, "cross_origin", "requests from other sites are not allowed on this server"
             )

@@ -19,7 +19,7 @@ A crew's events after `start` also carry `task_index` and `agent`, with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -38,6 +38,7 @@ from ..broadcast import (
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
 from ._settings import WebSettings
 from .auth import SESSION_COOKIE, session_value, token_matches
+from .metrics import StreamMetrics
 from .sse import SubscriptionResponse
 
 __all__ = ["ChatConfig", "StreamRoutes", "error_response", "parse_event_id"]
@@ -87,10 +88,13 @@ class StreamRoutes:
         registry: StreamRegistry,
         web: WebSettings | None = None,
         chat: ChatConfig | None = None,
+        *,
+        observer: StreamMetrics | None = None,
     ) -> None:
         self.registry = registry
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
+        self.observer = observer
 
     def routes(self) -> list[Route]:
         return [
@@ -144,7 +148,10 @@ class StreamRoutes:
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
-        stream_id = await self.registry.start(response_events(response), meta=meta)
+        events: AsyncIterator[Mapping[str, Any]] = response_events(response)
+        if self.observer is not None:
+            events = self.observer.observe(events, agent.provider.name, agent.model)
+        stream_id = await self.registry.start(events, meta=meta)
         subscription = await self.registry.subscribe(stream_id)
         return self._event_stream(subscription, {"X-Stream-Id": stream_id})
 
@@ -174,7 +181,10 @@ class StreamRoutes:
                 "tasks": len(crew.tasks),
             }
         }
-        stream_id = await self.registry.start(crew_events(events), meta=meta)
+        produced: AsyncIterator[Mapping[str, Any]] = crew_events(events)
+        if self.observer is not None:
+            produced = self.observer.observe(produced, "crew", crew.execution_mode)
+        stream_id = await self.registry.start(produced, meta=meta)
         if request.method == "POST":
             return JSONResponse(
                 {"stream_id": stream_id, "events": f"api/stream-chat?stream_id={stream_id}"},

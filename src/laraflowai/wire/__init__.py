@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ._errors import classify_error
 from .events import (
     Event,
     Finished,
@@ -29,6 +30,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "classify_error",
 ]
 
 

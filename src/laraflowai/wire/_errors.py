@@ -1,4 +1,9 @@
-"""Classify a provider's error report (HTTP status, error type, error code)."""
+"""Classify a provider's error report (HTTP status, error type, error code) into
+the error `kind` of laraflowai's error classes.
+
+The providers' own lists: https://platform.openai.com/docs/guides/error-codes,
+https://docs.anthropic.com/en/api/errors, https://ai.google.dev/gemini-api/docs/troubleshooting
+"""
 
 from __future__ import annotations
 

@@ -12,14 +12,22 @@ anthropic-sdk-python `lib/streaming/_messages.py`). Traps handled here:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._shape import (
+    arguments_too_large,
+    bad,
+    count,
+    dumps_arguments,
+    not_json,
+    object_or_none,
+    text_or_none,
+)
 from ._sse_json import SSEJSONDecoder
 from .events import Event, Finished, ReasoningDelta, StreamError, TextDelta, ToolCallDelta, Usage
-from .openai import assemble_tool_call
+from .openai import assemble_tool_call, too_deep
 from .sse import ServerSentEvent
 
 __all__ = ["AnthropicMessagesDecoder"]
@@ -35,23 +43,27 @@ _FINISH_REASONS = {
 
 
 class _ToolBlock:
-    __slots__ = ("id", "name", "parts")
+    __slots__ = ("id", "name", "parts", "size")
 
     def __init__(self, id: str | None, name: str | None) -> None:
         self.id = id
         self.name = name
         self.parts: list[str] = []
+        self.size = 0
 
 
 class AnthropicMessagesDecoder(SSEJSONDecoder):
     __slots__ = ("_stop_reason", "_input", "_cache", "_tools", "model", "id")
 
-    def __init__(self) -> None:
-        super().__init__()
+    provider = "Anthropic"
+
+    def __init__(self, **limits: int) -> None:
+        super().__init__(**limits)
         self._stop_reason: str | None = None
         self._input: int | None = None
         self._cache: int | None = None
-        self._tools: dict[int, _ToolBlock] = {}
+        # None: a block dropped for its size or depth, already reported.
+        self._tools: dict[int, _ToolBlock | None] = {}
         self.model: str | None = None
         self.id: str | None = None
 
@@ -61,44 +73,54 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
             return
         try:
             payload = loads(data)
-        except ValueError:
-            out.append(StreamError("protocol", f"Anthropic sent a malformed event: {data[:200]!r}"))
+        except ValueError as exc:
+            out.append(not_json(self.provider, exc, data))
             return
         if type(payload) is not dict:
-            return
+            bad("the event", payload, "an object")
         kind = payload.get("type", name)
         if kind == "content_block_delta":
-            self._delta(payload.get("index", 0), payload.get("delta") or {}, out)
+            delta = payload.get("delta")
+            if type(delta) is not dict:
+                delta = object_or_none(delta, "content_block_delta.delta") or {}
+            self._delta(_index(payload), delta, out)
         elif kind == "content_block_start":
-            self._block_start(payload.get("index", 0), payload.get("content_block") or {}, out)
+            block = object_or_none(
+                payload.get("content_block"), "content_block_start.content_block"
+            )
+            self._block_start(_index(payload), block or {}, out)
         elif kind == "content_block_stop":
-            block = self._tools.pop(payload.get("index", 0), None)
-            if block is not None:
-                arguments = "".join(block.parts)
-                out.append(
-                    assemble_tool_call(payload.get("index", 0), block.id, block.name, arguments)
-                )
+            index = _index(payload)
+            block_ = self._tools.pop(index, None)
+            if block_ is not None:
+                out.append(assemble_tool_call(index, block_.id, block_.name, "".join(block_.parts)))
         elif kind == "message_start":
-            message = payload.get("message") or {}
-            self.id, self.model = message.get("id"), message.get("model")
-            self._usage(message.get("usage") or {}, out)
+            message = object_or_none(payload.get("message"), "message_start.message") or {}
+            id_, model = message.get("id"), message.get("model")
+            self.id = id_ if type(id_) is str else None
+            self.model = model if type(model) is str else None
+            self._usage(message.get("usage"), "message_start.message.usage", out)
         elif kind == "message_delta":
-            reason = (payload.get("delta") or {}).get("stop_reason")
+            delta = object_or_none(payload.get("delta"), "message_delta.delta") or {}
+            reason = text_or_none(delta.get("stop_reason"), "message_delta.delta.stop_reason")
             if reason:
                 self._stop_reason = reason
-            self._usage(payload.get("usage") or {}, out)
+            self._usage(payload.get("usage"), "message_delta.usage", out)
         elif kind == "message_stop":
             self._done = True
             raw = self._stop_reason
             out.append(Finished(_FINISH_REASONS.get(raw, raw) if raw else "stop", raw))
         elif kind == "error" or name == "error":
             error = payload.get("error") or {}
-            type_ = error.get("type") if isinstance(error, dict) else None
-            message = error.get("message") if isinstance(error, dict) else str(error)
+            if type(error) is dict:
+                type_ = text_or_none(error.get("type"), "error.type")
+                text = text_or_none(error.get("message"), "error.message")
+            else:
+                type_, text = None, str(error)
             out.append(
                 StreamError(
                     classify_error(None, type_, None),
-                    str(message or type_ or "Anthropic reported an error"),
+                    text or type_ or "Anthropic reported an error",
                     code=type_,
                     body=payload,
                 )
@@ -107,40 +129,78 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
     def _block_start(self, index: int, block: dict[str, Any], out: list[Event]) -> None:
         kind = block.get("type")
         if kind == "tool_use" or kind == "server_tool_use":
-            self._tools[index] = _ToolBlock(block.get("id"), block.get("name"))
-            out.append(ToolCallDelta(index, block.get("id"), block.get("name"), ""))
+            id_ = text_or_none(block.get("id"), "content_block.id")
+            name = text_or_none(block.get("name"), "content_block.name")
+            tool = self._tools[index] = _ToolBlock(id_, name)
+            out.append(ToolCallDelta(index, id_, name, ""))
             initial = block.get("input")
             if initial:  # normally {} with the input streamed after
-                self._tools[index].parts.append(json.dumps(initial))
-        elif kind == "text" and block.get("text"):
-            out.append(TextDelta(block["text"]))
-        elif kind == "thinking" and block.get("thinking"):
-            out.append(ReasoningDelta(block["thinking"]))
+                arguments = dumps_arguments(initial)
+                if arguments is None:
+                    self._tools[index] = None
+                    out.append(too_deep(name, index))
+                    return
+                self._piece(index, tool, arguments, out)
+        elif kind == "text":
+            text = block.get("text")
+            if text:
+                if type(text) is not str:
+                    bad("content_block.text", text, "a string")
+                out.append(TextDelta(text))
+        elif kind == "thinking":
+            thinking = block.get("thinking")
+            if thinking:
+                if type(thinking) is not str:
+                    bad("content_block.thinking", thinking, "a string")
+                out.append(ReasoningDelta(thinking))
 
     def _delta(self, index: int, delta: dict[str, Any], out: list[Event]) -> None:
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
             if text:
+                if type(text) is not str:
+                    bad("delta.text", text, "a string")
                 out.append(TextDelta(text))
         elif kind == "thinking_delta":
             thinking = delta.get("thinking")
             if thinking:
+                if type(thinking) is not str:
+                    bad("delta.thinking", thinking, "a string")
                 out.append(ReasoningDelta(thinking))
         elif kind == "input_json_delta":
-            piece = delta.get("partial_json") or ""
+            piece = text_or_none(delta.get("partial_json"), "delta.partial_json")
             block = self._tools.get(index)
-            if block is not None and piece:
-                block.parts.append(piece)
+            if block is not None and piece and self._piece(index, block, piece, out):
                 out.append(ToolCallDelta(index, None, None, piece))
 
-    def _usage(self, usage: dict[str, Any], out: list[Event]) -> None:
+    def _piece(self, index: int, block: _ToolBlock, piece: str, out: list[Event]) -> bool:
+        """Add a piece of a tool's input; False when it passes the size limit."""
+        block.size += len(piece)
+        if block.size > self._max_tool_arguments:
+            self._tools[index] = None
+            out.append(arguments_too_large(self.provider, index, self._max_tool_arguments))
+            return False
+        block.parts.append(piece)
+        return True
+
+    def _usage(self, raw: Any, where: str, out: list[Event]) -> None:
+        usage = object_or_none(raw, where)
         if not usage:
             return
-        if usage.get("input_tokens") is not None:
-            self._input = usage["input_tokens"]
-        if usage.get("cache_read_input_tokens") is not None:
-            self._cache = usage["cache_read_input_tokens"]
-        output = usage.get("output_tokens")
+        input_tokens = count(usage.get("input_tokens"), f"{where}.input_tokens")
+        cache = count(usage.get("cache_read_input_tokens"), f"{where}.cache_read_input_tokens")
+        output = count(usage.get("output_tokens"), f"{where}.output_tokens")
+        if input_tokens is not None:
+            self._input = input_tokens
+        if cache is not None:
+            self._cache = cache
         total = None if self._input is None or output is None else self._input + output
         out.append(Usage(self._input, output, total, None, self._cache))
+
+
+def _index(payload: dict[str, Any]) -> int:
+    index = payload.get("index", 0)
+    if type(index) is not int:
+        bad("index", index, "a whole number")
+    return index

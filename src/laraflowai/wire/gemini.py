@@ -14,11 +14,18 @@ Traps handled here:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._shape import (
+    arguments_too_large,
+    bad,
+    dumps_arguments,
+    not_json,
+    object_or_none,
+    text_or_none,
+)
 from ._sse_json import SSEJSONDecoder
 from .events import (
     Event,
@@ -30,6 +37,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
+from .openai import too_deep
 from .sse import ServerSentEvent
 
 __all__ = ["GeminiStreamDecoder"]
@@ -45,8 +53,10 @@ _BLOCKED = {
 class GeminiStreamDecoder(SSEJSONDecoder):
     __slots__ = ("_calls", "model")
 
-    def __init__(self) -> None:
-        super().__init__()
+    provider = "Gemini"
+
+    def __init__(self, **limits: int) -> None:
+        super().__init__(**limits)
         self._calls = 0
         self.model: str | None = None
 
@@ -54,21 +64,23 @@ class GeminiStreamDecoder(SSEJSONDecoder):
         data = sse.raw
         try:
             chunk = loads(data)
-        except ValueError:
-            out.append(StreamError("protocol", f"Gemini sent a malformed event: {data[:200]!r}"))
+        except ValueError as exc:
+            out.append(not_json(self.provider, exc, data))
             return
         if type(chunk) is not dict:
-            return
+            bad("the event", chunk, "an object")
         error = chunk.get("error")
         if error:
             out.append(_error(error))
             return
-        self.model = chunk.get("modelVersion", self.model)
-        feedback = chunk.get("promptFeedback") or {}
+        model = chunk.get("modelVersion")
+        if type(model) is str:
+            self.model = model
         candidates = chunk.get("candidates")
         if not candidates:
-            if feedback.get("blockReason"):
-                reason = feedback["blockReason"]
+            feedback = object_or_none(chunk.get("promptFeedback"), "promptFeedback") or {}
+            reason = text_or_none(feedback.get("blockReason"), "promptFeedback.blockReason")
+            if reason:
                 out.append(
                     StreamError(
                         "blocked",
@@ -79,32 +91,61 @@ class GeminiStreamDecoder(SSEJSONDecoder):
                 )
             self._usage(chunk, out)
             return
+        if type(candidates) is not list:
+            bad("candidates", candidates, "a list")
         candidate = candidates[0]
-        for part in (candidate.get("content") or {}).get("parts") or ():
-            self._part(part, out)
+        if type(candidate) is not dict:
+            bad("candidates[0]", candidate, "an object")
+        content = candidate.get("content")
+        if content:
+            if type(content) is not dict:
+                bad("candidates[0].content", content, "an object")
+            parts = content.get("parts")
+            if parts:
+                if type(parts) is not list:
+                    bad("candidates[0].content.parts", parts, "a list")
+                for part in parts:
+                    if type(part) is not dict:
+                        bad("candidates[0].content.parts[]", part, "an object")
+                    self._part(part, out)
         self._usage(chunk, out)
         raw = candidate.get("finishReason")
         if raw:
+            if type(raw) is not str:
+                bad("candidates[0].finishReason", raw, "a string")
             self._finish(raw, candidate, out)
 
     def _part(self, part: dict[str, Any], out: list[Event]) -> None:
         text = part.get("text")
         if text:
+            if type(text) is not str:
+                bad("parts[].text", text, "a string")
             out.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
         call = part.get("functionCall")
         if call:
+            if type(call) is not dict:
+                bad("parts[].functionCall", call, "an object")
             index = self._calls
             self._calls += 1
+            id_ = text_or_none(call.get("id"), "functionCall.id")
+            name = text_or_none(call.get("name"), "functionCall.name")
             arguments = call.get("args") or {}
-            out.append(
-                ToolCallDelta(index, call.get("id"), call.get("name"), json.dumps(arguments))
-            )
-            if isinstance(arguments, dict) and call.get("name"):
-                out.append(ToolCall(index, call.get("id"), call["name"], arguments))
+            text = dumps_arguments(arguments)
+            if text is None:
+                out.append(too_deep(name, index))
+                return
+            if len(text) > self._max_tool_arguments:
+                out.append(arguments_too_large(self.provider, index, self._max_tool_arguments))
+                return
+            out.append(ToolCallDelta(index, id_, name, text))
+            if type(arguments) is dict and name:
+                out.append(ToolCall(index, id_, name, arguments))
             else:
+                what = "an object" if name else "a name"
                 out.append(
                     StreamError(
-                        "malformed_tool_call", f"Gemini sent a malformed function call: {call!r}"
+                        "malformed_tool_call",
+                        f"Gemini sent a malformed function call #{index} (without {what})",
                     )
                 )
 
@@ -133,39 +174,55 @@ class GeminiStreamDecoder(SSEJSONDecoder):
     def _usage(chunk: dict[str, Any], out: list[Event]) -> None:
         usage = chunk.get("usageMetadata")
         if usage:
-            out.append(
-                Usage(
-                    usage.get("promptTokenCount"),
-                    usage.get("candidatesTokenCount"),
-                    usage.get("totalTokenCount"),
-                    usage.get("thoughtsTokenCount"),
-                    usage.get("cachedContentTokenCount"),
-                )
+            if type(usage) is not dict:
+                bad("usageMetadata", usage, "an object")
+            counts = (
+                usage.get("promptTokenCount"),
+                usage.get("candidatesTokenCount"),
+                usage.get("totalTokenCount"),
+                usage.get("thoughtsTokenCount"),
+                usage.get("cachedContentTokenCount"),
             )
+            # Sent on every chunk: one loop here costs a third of a count() per field.
+            for value in counts:
+                if value is not None and (type(value) is not int or value < 0):
+                    bad("usageMetadata.*TokenCount", value, "a whole number of at least 0")
+            out.append(Usage(*counts))
 
 
 def _categories(holder: dict[str, Any]) -> str:
     """ ", category: HARM_CATEGORY_X" for the ratings that blocked, else the worst one."""
     ratings = holder.get("safetyRatings") or []
+    if type(ratings) is not list:
+        bad("safetyRatings", ratings, "a list")
+    for rating in ratings:
+        if type(rating) is not dict:
+            bad("safetyRatings[]", rating, "an object")
     blocked = [r.get("category") for r in ratings if r.get("blocked")]
     if not blocked:
         blocked = [r.get("category") for r in ratings if r.get("probability") in ("HIGH", "MEDIUM")]
-    names = [name for name in blocked if name]
+    names = [name for name in blocked if name and type(name) is str]
     return f", category: {', '.join(names)}" if names else ""
 
 
 def _error(error: Any) -> StreamError:
-    if not isinstance(error, dict):
+    if type(error) is not dict:
         return StreamError("server", str(error))
     code = error.get("code")
-    status = code if isinstance(code, int) else None
-    kind = classify_error(status, error.get("status"), _reason(error))
-    message = str(error.get("message") or error.get("status") or "Gemini reported an error")
-    return StreamError(kind, message, status, error.get("status"), error)
+    status = code if type(code) is int else None
+    status_word = text_or_none(error.get("status"), "error.status")
+    message = text_or_none(error.get("message"), "error.message")
+    kind = classify_error(status, status_word, _reason(error))
+    return StreamError(
+        kind, message or status_word or "Gemini reported an error", status, status_word, error
+    )
 
 
 def _reason(error: dict[str, Any]) -> str | None:
-    for detail in error.get("details") or ():
+    details = error.get("details") or ()
+    if type(details) is not list and details != ():
+        bad("error.details", details, "a list")
+    for detail in details:
         if isinstance(detail, dict) and detail.get("reason"):
             return str(detail["reason"])
     return None

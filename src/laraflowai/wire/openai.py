@@ -19,6 +19,17 @@ from typing import Any
 
 from ._errors import classify_error
 from ._json import loads
+from ._shape import (
+    MAX_TOOL_ARGUMENTS_DEPTH,
+    arguments_too_large,
+    bad,
+    count,
+    dumps_arguments,
+    nested_deeper_than,
+    not_json,
+    object_or_none,
+    text_or_none,
+)
 from ._sse_json import SSEJSONDecoder
 from .events import (
     Event,
@@ -38,12 +49,13 @@ _FINISH_REASONS = {"function_call": "tool_calls"}
 
 
 class _ToolBuffer:
-    __slots__ = ("id", "name", "arguments")
+    __slots__ = ("id", "name", "arguments", "size")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
         self.arguments: list[str] = []
+        self.size = 0
 
 
 class OpenAIChatDecoder(SSEJSONDecoder):
@@ -52,11 +64,13 @@ class OpenAIChatDecoder(SSEJSONDecoder):
 
     __slots__ = ("_finish_reason", "_finished_sent", "_tools", "model", "id")
 
-    def __init__(self) -> None:
-        super().__init__()
+    provider = "the OpenAI-compatible provider"
+
+    def __init__(self, **limits: int) -> None:
+        super().__init__(**limits)
         self._finish_reason: str | None = None
         self._finished_sent = False
-        self._tools: dict[int, _ToolBuffer] = {}
+        self._tools: dict[int, _ToolBuffer | None] = {}
         self.model: str | None = None
         self.id: str | None = None
 
@@ -78,51 +92,70 @@ class OpenAIChatDecoder(SSEJSONDecoder):
             return
         try:
             chunk = loads(data)
-        except ValueError:
-            out.append(
-                StreamError("protocol", f"the provider sent a malformed event: {data[:200]!r}")
-            )
+        except ValueError as exc:
+            out.append(not_json(self.provider, exc, data))
             return
         if type(chunk) is not dict:
-            return
+            bad("the event", chunk, "an object")
         error = chunk.get("error")
         if error:
             out.append(_stream_error(error))
             return
         if self.id is None:
-            self.id = chunk.get("id")
-            self.model = chunk.get("model")
+            id_, model = chunk.get("id"), chunk.get("model")
+            self.id = id_ if type(id_) is str else None
+            self.model = model if type(model) is str else None
         choices = chunk.get("choices")
         if choices:
+            if type(choices) is not list:
+                bad("choices", choices, "a list")
             for choice in choices:
+                if type(choice) is not dict:
+                    bad("choices[]", choice, "an object")
                 if choice.get("index", 0) == 0:
                     self._choice(choice, out)
         usage = chunk.get("usage")
         groq = chunk.get("x_groq")
         if groq:
+            if type(groq) is not dict:
+                bad("x_groq", groq, "an object")
             usage = usage or groq.get("usage")
             if groq.get("error"):
                 out.append(StreamError("server", str(groq["error"])))
         if usage:
+            if type(usage) is not dict:
+                bad("usage", usage, "an object")
             out.append(openai_usage(usage))
 
     def _choice(self, choice: dict[str, Any], out: list[Event]) -> None:
         delta = choice.get("delta")
         if delta:
+            if type(delta) is not dict:
+                bad("choices[].delta", delta, "an object")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
+                if type(reasoning) is not str:
+                    bad("choices[].delta.reasoning_content", reasoning, "a string")
                 out.append(ReasoningDelta(reasoning))
             content = delta.get("content")
             if content:
+                if type(content) is not str:
+                    bad("choices[].delta.content", content, "a string")
                 out.append(TextDelta(content))
             refusal = delta.get("refusal")
             if refusal:
+                if type(refusal) is not str:
+                    bad("choices[].delta.refusal", refusal, "a string")
                 out.append(TextDelta(refusal))
             tool_calls = delta.get("tool_calls")
             if tool_calls:
+                if type(tool_calls) is not list:
+                    bad("choices[].delta.tool_calls", tool_calls, "a list")
                 self._tool_deltas(tool_calls, out)
         reason = choice.get("finish_reason")
         if reason:
+            if type(reason) is not str:
+                bad("choices[].finish_reason", reason, "a string")
             if reason == "insufficient_system_resource":
                 out.append(
                     StreamError(
@@ -135,28 +168,47 @@ class OpenAIChatDecoder(SSEJSONDecoder):
             self._finish_reason = reason
             self._emit_tool_calls(out)
 
-    def _tool_deltas(self, deltas: list[dict[str, Any]], out: list[Event]) -> None:
+    def _tool_deltas(self, deltas: list[Any], out: list[Event]) -> None:
         for position, delta in enumerate(deltas):
+            if type(delta) is not dict:
+                bad("tool_calls[]", delta, "an object")
             index = delta.get("index", position)
-            buffer = self._tools.get(index)
-            if buffer is None:
+            if type(index) is not int:
+                bad("tool_calls[].index", index, "a whole number")
+            function = object_or_none(delta.get("function"), "tool_calls[].function") or {}
+            id_ = text_or_none(delta.get("id"), "tool_calls[].id") or None
+            name = text_or_none(function.get("name"), "tool_calls[].function.name") or None
+            arguments: str | None = function.get("arguments") or ""
+            if type(arguments) is not str:  # some servers send the object itself
+                arguments = dumps_arguments(arguments)
+            if index in self._tools:
+                buffer = self._tools[index]
+                if buffer is None:  # dropped, already reported
+                    continue
+            else:
                 buffer = self._tools[index] = _ToolBuffer()
-            function = delta.get("function") or {}
-            if delta.get("id"):
-                buffer.id = delta["id"]
-            name = function.get("name")
+            if arguments is None:
+                self._tools[index] = None
+                out.append(too_deep(name or buffer.name, index))
+                continue
+            if id_:
+                buffer.id = id_
             if name:
                 buffer.name = name
-            arguments = function.get("arguments") or ""
-            if not isinstance(arguments, str):  # some servers send the object itself
-                arguments = json.dumps(arguments)
             if arguments:
+                buffer.size += len(arguments)
+                if buffer.size > self._max_tool_arguments:
+                    self._tools[index] = None
+                    out.append(arguments_too_large(self.provider, index, self._max_tool_arguments))
+                    continue
                 buffer.arguments.append(arguments)
-            out.append(ToolCallDelta(index, delta.get("id"), name, arguments))
+            out.append(ToolCallDelta(index, id_, name, arguments))
 
     def _emit_tool_calls(self, out: list[Event]) -> None:
         for index, buffer in sorted(self._tools.items()):
-            out.append(assemble_tool_call(index, buffer.id, buffer.name, "".join(buffer.arguments)))
+            if buffer is not None:
+                arguments = "".join(buffer.arguments)
+                out.append(assemble_tool_call(index, buffer.id, buffer.name, arguments))
         self._tools.clear()
 
     def _emit_finished(self, out: list[Event]) -> None:
@@ -167,17 +219,27 @@ class OpenAIChatDecoder(SSEJSONDecoder):
 
 
 def assemble_tool_call(index: int, id: str | None, name: str | None, arguments: str) -> Event:
-    """A complete ToolCall, or a StreamError when its arguments are not a JSON object."""
+    """A complete ToolCall, or a StreamError when its arguments are not a JSON object.
+
+    The message names the call and what is wrong, never the arguments
+    themselves: they may hold anything, and this layer cannot redact.
+    """
     label = name or "<unnamed>"
     if not name:
         return StreamError("malformed_tool_call", f"tool call #{index} arrived without a name")
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
+    except RecursionError:
+        parsed = None
     except ValueError as exc:
+        reason = getattr(exc, "msg", None) or type(exc).__name__
         return StreamError(
             "malformed_tool_call",
-            f"tool call {label!r} has malformed JSON arguments ({exc}): {arguments[:200]!r}",
+            f"tool call {label!r} has malformed JSON arguments "
+            f"({reason}; {len(arguments)} characters)",
         )
+    if parsed is None or nested_deeper_than(parsed, MAX_TOOL_ARGUMENTS_DEPTH):
+        return too_deep(name, index)
     if not isinstance(parsed, dict):
         return StreamError(
             "malformed_tool_call", f"tool call {label!r} arguments are not a JSON object"
@@ -185,26 +247,48 @@ def assemble_tool_call(index: int, id: str | None, name: str | None, arguments: 
     return ToolCall(index, id, name, parsed)
 
 
+def too_deep(name: str | None, index: int) -> StreamError:
+    label = repr(name) if name else f"#{index}"
+    return StreamError(
+        "malformed_tool_call",
+        f"tool call {label} has arguments nested more than {MAX_TOOL_ARGUMENTS_DEPTH} levels deep",
+    )
+
+
 def openai_usage(usage: dict[str, Any]) -> Usage:
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    prompt_details = (
+        object_or_none(usage.get("prompt_tokens_details"), "usage.prompt_tokens_details") or {}
+    )
+    completion_details = (
+        object_or_none(usage.get("completion_tokens_details"), "usage.completion_tokens_details")
+        or {}
+    )
     cached = prompt_details.get("cached_tokens")
     if cached is None:
         cached = usage.get("prompt_cache_hit_tokens")
     return Usage(
-        input_tokens=usage.get("prompt_tokens"),
-        output_tokens=usage.get("completion_tokens"),
-        total_tokens=usage.get("total_tokens"),
-        reasoning_tokens=completion_details.get("reasoning_tokens"),
-        cached_input_tokens=cached,
+        input_tokens=count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        output_tokens=count(usage.get("completion_tokens"), "usage.completion_tokens"),
+        total_tokens=count(usage.get("total_tokens"), "usage.total_tokens"),
+        reasoning_tokens=count(
+            completion_details.get("reasoning_tokens"),
+            "usage.completion_tokens_details.reasoning_tokens",
+        ),
+        cached_input_tokens=count(cached, "usage.prompt_tokens_details.cached_tokens"),
     )
 
 
 def _stream_error(error: Any) -> StreamError:
-    if not isinstance(error, dict):
+    if type(error) is not dict:
         return StreamError("server", str(error))
-    message = str(error.get("message") or error.get("type") or "the provider reported an error")
+    type_ = text_or_none(error.get("type"), "error.type")
+    message = text_or_none(error.get("message"), "error.message")
     code = error.get("code")
-    status = code if isinstance(code, int) else None
-    kind = classify_error(status, error.get("type"), code if isinstance(code, str) else None)
-    return StreamError(kind, message, status, None if status else code, error)
+    if not (code is None or type(code) is int or type(code) is str):
+        bad("error.code", code, "a string or a number")
+    status = code if type(code) is int else None
+    text_code = code if type(code) is str else None
+    kind = classify_error(status, type_, text_code)
+    return StreamError(
+        kind, message or type_ or "the provider reported an error", status, text_code, error
+    )

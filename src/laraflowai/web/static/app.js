@@ -3,8 +3,13 @@
 // /api/stream-chat?task=...; the browser reconnects on its own after a
 // dropped connection, sending Last-Event-ID, and the server resumes exactly
 // after it. Stop asks the server to cancel the upstream request.
+// In WebSocket mode (when the server delivers over the Pusher protocol) each
+// message subscribes to a channel of its own, then asks the server to stream
+// into it (POST api/stream-chat-websocket); a dropped socket reconnects and
+// resumes after the last event id.
 
 import { renderMarkdown } from "./markdown.js";
+import { PusherSocket } from "./pusher.js";
 
 const $ = (id) => document.getElementById(id);
 const messages = $("messages");
@@ -16,8 +21,11 @@ const statusLine = $("status");
 const tokenForm = $("token-form");
 const tokenInput = $("token");
 const modelLabel = $("model");
+const modeSelect = $("mode");
 
 let current = null;
+let socketConfig = null;
+let socket = null;
 
 function setStatus(text, kind = "") {
   statusLine.textContent = text;
@@ -48,13 +56,22 @@ function note(article, className, text) {
 }
 
 class ChatStream {
-  constructor(task) {
+  constructor(task, mode) {
     this.content = "";
     this.streamId = null;
     this.done = false;
     this.scheduled = false;
     this.view = addMessage("assistant", "");
     this.view.article.classList.add("streaming");
+    this.view.article.dataset.mode = mode;
+    if (mode === "websocket") {
+      this.openSocket(task);
+    } else {
+      this.openEventSource(task);
+    }
+  }
+
+  openEventSource(task) {
     this.source = new EventSource(`api/stream-chat?task=${encodeURIComponent(task)}`);
     this.source.onopen = () => {
       if (!this.done) setStatus("");
@@ -62,6 +79,38 @@ class ChatStream {
     };
     this.source.onmessage = (event) => this.handle(JSON.parse(event.data));
     this.source.onerror = () => this.lost();
+  }
+
+  async openSocket(task) {
+    socket ??= new PusherSocket(socketConfig.key);
+    const id = crypto.randomUUID();
+    this.channel = `${socketConfig.channel_prefix}${id}`;
+    const channel = this.channel;
+    const subscribed = socket.subscribe(
+      channel,
+      (event, data) => this.handle({ ...data, type: event }),
+      (error) => this.fail(error.message || "The WebSocket subscription was refused."),
+    );
+    socket.channels.get(channel).onReconnecting = () => {
+      this.view.article.classList.add("reconnecting");
+      setStatus("Connection lost, reconnecting…", "warn");
+    };
+    const original = socket.channels.get(channel).onSubscribed;
+    socket.channels.get(channel).onSubscribed = () => {
+      original?.();
+      this.view.article.classList.remove("reconnecting");
+      if (!this.done) setStatus("");
+    };
+    await subscribed;
+    const response = await fetch("api/stream-chat-websocket", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ task, channel: id }),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      this.fail(body.error?.message || "The server could not start the answer.");
+    }
   }
 
   handle(data) {
@@ -122,7 +171,8 @@ class ChatStream {
 
   end() {
     this.done = true;
-    this.source.close();
+    this.source?.close();
+    if (this.channel) socket?.unsubscribe(this.channel);
     this.render();
     this.view.article.classList.remove("streaming", "reconnecting");
     this.view.article.dataset.state = "done";
@@ -153,7 +203,8 @@ function send(task) {
   sendButton.disabled = true;
   stopButton.disabled = false;
   setStatus("");
-  current = new ChatStream(task);
+  const mode = socketConfig && modeSelect.value === "websocket" ? "websocket" : "sse";
+  current = new ChatStream(task, mode);
 }
 
 composer.addEventListener("submit", (event) => {
@@ -211,4 +262,18 @@ async function checkSession() {
   }
 }
 
-checkSession();
+async function checkWebSocket() {
+  try {
+    const response = await fetch("api/websocket");
+    if (!response.ok) return;
+    const config = await response.json();
+    if (config.enabled && config.served_here) {
+      socketConfig = config;
+      modeSelect.hidden = false;
+    }
+  } catch {
+    // SSE only.
+  }
+}
+
+checkSession().then(checkWebSocket);

@@ -1,4 +1,4 @@
-"""The sync side of in-flight sharing (see `inflight`): `Flight` and its readers."""
+"""The sync side of in-flight sharing (see `_inflight`): `Flight` and its readers."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
-from .._exceptions import StreamInterruptedError
+from .._exceptions import StreamCancelledError, StreamInterruptedError
 from ..wire import Event
+from ._cancel import Cancel
 
-__all__ = ["Flight", "FlightReader", "copy_error"]
+__all__ = ["Flight", "FlightReader", "copy_error", "reader_cancelled"]
 
 logger = logging.getLogger("laraflowai")
 
@@ -30,17 +31,21 @@ def copy_error(error: BaseException) -> BaseException:
     return clone.with_traceback(error.__traceback__)
 
 
+def reader_cancelled() -> StreamCancelledError:
+    return StreamCancelledError("the stream was cancelled by its reader before it ended")
+
+
 class Flight:
-    """One sync upstream shared by readers. `on_complete(events)` runs once the
-    upstream ended normally, before readers see the end; `abort()` wakes a pull
-    blocked in another thread."""
+    """One sync upstream shared by readers. `upstream(cancel)` opens it, where
+    `cancel` is the flight's Cancel: fired when the last reader leaves, it wakes
+    a pull blocked in another thread. `on_complete(events)` runs once the
+    upstream ended normally, before readers see the end."""
 
     def __init__(
         self,
-        upstream: Callable[[], Iterator[Event]],
+        upstream: Callable[[Cancel], Iterator[Event]],
         *,
         on_complete: Callable[[list[Event]], None] | None = None,
-        abort: Callable[[], None] | None = None,
         on_end: Callable[[Flight], None] | None = None,
     ) -> None:
         self.events: list[Event] = []
@@ -60,7 +65,7 @@ class Flight:
         self._waiting = 0
         self._pumping = False
         self._on_complete = on_complete
-        self._abort = abort
+        self.cancel = Cancel()
         self._on_end = on_end
         self._context = contextvars.copy_context()
 
@@ -81,7 +86,7 @@ class Flight:
         try:
             upstream = self._upstream
             if upstream is None:
-                upstream = self._upstream = self._open()
+                upstream = self._upstream = self._open(self.cancel)
             event = next(upstream)
         except StopIteration:
             self._end(None)
@@ -146,11 +151,11 @@ class Flight:
                 return
             self.cancelled = True
             self._changed.notify_all()
+        # Wakes a pull blocked in another thread, which then closes the upstream.
+        self.cancel.fire()
         if self._token.acquire(False):
             self._close_upstream()
             self._token.release()
-        elif self._abort is not None:
-            self._abort()  # wake the pull blocked in another thread; it closes the upstream
         if self._on_end is not None:
             self._on_end(self)
 
@@ -158,12 +163,13 @@ class Flight:
 class FlightReader:
     """One reader's cursor over a flight."""
 
-    __slots__ = ("_flight", "_next", "_left", "__weakref__")
+    __slots__ = ("_flight", "_next", "_left", "_cancelled", "__weakref__")
 
     def __init__(self, flight: Flight) -> None:
         self._flight = flight
         self._next = 0
         self._left = False
+        self._cancelled = False
 
     @property
     def cached(self) -> bool:
@@ -178,6 +184,8 @@ class FlightReader:
         if index < len(events):
             self._next = index + 1
             return events[index]
+        if self._cancelled:
+            raise reader_cancelled()
         if timeout is None and flight._token.acquire(False):
             # The token is ours: nobody else reads upstream until it is released.
             if index < len(events):  # recorded just before we took the token
@@ -202,7 +210,7 @@ class FlightReader:
                         if index < len(flight.events):
                             self._next = index + 1
                             return flight.events[index]
-                        if flight.done or flight.cancelled:
+                        if flight.done or flight.cancelled or self._cancelled:
                             self._finished()
                         remaining = None
                         if deadline is None:
@@ -227,12 +235,29 @@ class FlightReader:
         error = self._flight.error
         if error is not None:
             raise copy_error(error)
+        if self._cancelled:
+            raise reader_cancelled()
         raise StopIteration
 
+    def cancel(self) -> None:
+        """Leave now, from any thread: this reader's next wait for an event
+        raises StreamCancelledError; the last reader to leave fires the
+        flight's Cancel, which ends a read blocked in any thread."""
+        if not self._cancelled:
+            self._cancelled = True
+            self.close()
+            flight = self._flight
+            with flight._lock:
+                flight._changed.notify_all()
+
     def close(self) -> None:
-        if not self._left:
+        """Leave (idempotent)."""
+        flight = self._flight
+        with flight._lock:
+            if self._left:
+                return
             self._left = True
-            self._flight._leave()
+        flight._leave()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # a finaliser must never raise

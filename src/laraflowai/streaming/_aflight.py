@@ -1,4 +1,4 @@
-"""The async side of in-flight sharing (see `inflight`): `AsyncFlight` and its readers."""
+"""The async side of in-flight sharing (see `_inflight`): `AsyncFlight` and its readers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..wire import Event
-from ._flight import copy_error
+from ._cancel import Cancel
+from ._flight import copy_error, reader_cancelled
 
 __all__ = ["AsyncFlight", "AsyncFlightReader", "aiter_list"]
 
@@ -17,14 +18,17 @@ logger = logging.getLogger("laraflowai")
 
 
 class AsyncFlight:
-    """The async twin of Flight: a producer task pulls, readers wait on futures."""
+    """The async twin of Flight: a producer task pulls, readers wait on futures.
+    The flight's Cancel is bound to the producer task: firing it (the last
+    reader leaving) cancels the task, which closes the upstream."""
 
     def __init__(
         self,
-        upstream: Callable[[], Awaitable[AsyncIterator[Event]]],
+        upstream: Callable[[Cancel], Awaitable[AsyncIterator[Event]]],
         *,
         on_complete: Callable[[list[Event]], Awaitable[None]] | None = None,
         on_end: Callable[[AsyncFlight], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.events: list[Event] = []
         self.done = False
@@ -37,6 +41,7 @@ class AsyncFlight:
         self._waiters: list[asyncio.Future[None]] = []
         self._on_complete = on_complete
         self._on_end = on_end
+        self.cancel = cancel if cancel is not None else Cancel()
 
     def join(self) -> AsyncFlightReader | None:
         if self.cancelled:
@@ -52,12 +57,13 @@ class AsyncFlight:
 
     def _start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._produce())
+        self.cancel.bind(self._task)
 
     async def _produce(self) -> None:
         upstream: AsyncIterator[Event] | None = None
         error: BaseException | None = None
         try:
-            upstream = await self._open()
+            upstream = await self._open(self.cancel)
             async for event in upstream:
                 self.events.append(event)
                 if self._waiters:
@@ -89,9 +95,9 @@ class AsyncFlight:
         self._wake()
         if self._on_end is not None:
             self._on_end(self)
+        self.cancel.fire()
         task = self._task
         if task is not None and not task.done():
-            task.cancel()
             return task
         return None
 
@@ -103,12 +109,13 @@ async def aiter_list(events: list[Event]) -> AsyncIterator[Event]:
 
 
 class AsyncFlightReader:
-    __slots__ = ("_flight", "_next", "_left", "__weakref__")
+    __slots__ = ("_flight", "_next", "_left", "_cancelled", "__weakref__")
 
     def __init__(self, flight: AsyncFlight) -> None:
         self._flight = flight
         self._next = 0
         self._left = False
+        self._cancelled = False
 
     @property
     def cached(self) -> bool:
@@ -134,10 +141,12 @@ class AsyncFlightReader:
                 event = flight.events[self._next]
                 self._next += 1
                 return event
-            if flight.done or flight.cancelled:
+            if flight.done or flight.cancelled or self._cancelled:
                 error = flight.error
                 if error is not None and not isinstance(error, asyncio.CancelledError):
                     raise copy_error(error)
+                if self._cancelled:
+                    raise reader_cancelled()
                 raise StopAsyncIteration
             waiter = asyncio.get_running_loop().create_future()
             flight._waiters.append(waiter)
@@ -152,6 +161,18 @@ class AsyncFlightReader:
                     await waiter
             except TimeoutError:
                 return None
+
+    def cancel(self) -> None:
+        """Leave now, from any task of the event loop: this reader's read in
+        progress, or next wait, raises StreamCancelledError; the last reader to
+        leave fires the flight's Cancel."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if not self._left:
+            self._left = True
+            self._flight._leave()
+        self._flight._wake()
 
     async def aclose(self) -> None:
         """Leave; the last reader waits until the upstream connection is closed."""
@@ -174,37 +195,51 @@ class DirectAsyncReader:
     It reads in the caller's task, the cheapest way, as long as no read has a
     deadline. Cancelling a read half-way would break the upstream, so the first
     read with a deadline (a partial chunk waiting for its flush interval) hands
-    the rest of the upstream to a producer task, as a one-reader AsyncFlight.
+    the rest of the upstream to a producer task, as a one-reader AsyncFlight
+    sharing this reader's Cancel.
     """
 
-    __slots__ = ("_open", "_events", "_rest")
+    __slots__ = ("_open", "_events", "_rest", "_cancel")
     cached = False
 
-    def __init__(self, upstream: Callable[[], Awaitable[AsyncIterator[Event]]]) -> None:
+    def __init__(self, upstream: Callable[[Cancel], Awaitable[AsyncIterator[Event]]]) -> None:
         self._open = upstream
         self._events: AsyncIterator[Event] | None = None
         self._rest: AsyncFlightReader | None = None
+        self._cancel = Cancel()
 
     async def read(self, timeout: float | None = None) -> Event | None:
         if self._rest is not None:
             return await self._rest.read(timeout)
         if self._events is None:
-            self._events = await self._open()
+            if self._cancel.reason is not None:
+                raise reader_cancelled()
+            self._events = await self._open(self._cancel)
         if timeout is None:
             return await anext(self._events)
         events = self._events
 
-        async def rest() -> AsyncIterator[Event]:
+        async def rest(cancel: Cancel) -> AsyncIterator[Event]:
             return events
 
-        self._rest = AsyncFlight(rest).join()
+        self._rest = AsyncFlight(rest, cancel=self._cancel).join()
         assert self._rest is not None
         return await self._rest.read(timeout)
+
+    def cancel(self) -> None:
+        """End the stream now, from any task of the event loop: the read in
+        progress raises StreamCancelledError."""
+        if self._rest is not None:
+            self._rest.cancel()
+        else:
+            self._cancel.fire()
 
     async def aclose(self) -> None:
         if self._rest is not None:
             await self._rest.aclose()
-        elif self._events is not None:
+            return
+        self._cancel.fire()
+        if self._events is not None:
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -1,4 +1,5 @@
-"""Between the provider and the drivers: the stream cache and in-flight sharing.
+"""The reader of a stream: between the provider and the drivers, with the
+stream cache and in-flight sharing.
 
 A request's key is looked up in the flights in progress first (join it: every
 event from the start), then in the store (replay it, with its original delta
@@ -13,9 +14,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+import httpx2 as httpx
+
 from .._config import Settings
-from ..cache import CacheError, Store, decode_events, encode_events, open_store, request_key
-from ..cache.inflight import (
+from .._exceptions import CacheError
+from ..cache import Store, decode_events, encode_events, open_store, request_key
+from ..providers import ChatRequest, Provider
+from ..wire import Event, Finished, StreamError
+from ._cancel import Cancel
+from ._inflight import (
     AsyncFlight,
     AsyncFlightReader,
     DirectAsyncReader,
@@ -25,11 +32,8 @@ from ..cache.inflight import (
     aiter_list,
     loop_registry,
 )
-from ..providers.base import ChatRequest, Provider
-from ..wire import Event, Finished, StreamError
 from ._source import aiter_events, iter_events
 from ._state import StreamState
-from ._watchdog import Abort
 
 __all__ = ["open_async_reader", "open_reader"]
 
@@ -39,31 +43,32 @@ _flights: Registry[Flight] = Registry()
 
 
 def open_reader(
-    provider: Provider, request: ChatRequest, settings: Settings, state: StreamState, cache: bool
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    state: StreamState,
+    cache: bool,
+    client: httpx.Client | None = None,
 ) -> FlightReader:
     """A reader of the request's events, shared and cached when `cache` is true."""
-    abort = Abort()
 
-    def live() -> Iterator[Event]:
-        return iter_events(provider, request, settings, state.counters, abort)
-
-    def cancel() -> None:
-        abort.fire("cancelled")
+    def live(cancel: Cancel) -> Iterator[Event]:
+        return iter_events(provider, request, settings, state.counts, cancel, client)
 
     if not cache:
-        reader = Flight(live, abort=cancel).join()
+        reader = Flight(live).join()
         assert reader is not None
         return reader
     store = open_store(settings)
     key = request_key(provider, request)
 
     def start() -> Flight:
-        def upstream() -> Iterator[Event]:
+        def upstream(cancel: Cancel) -> Iterator[Event]:
             stored = _lookup(store, key)
             if stored is not None:
                 flight.cached = True
                 return iter(stored)
-            return live()
+            return live(cancel)
 
         def complete(events: list[Event]) -> None:
             if not flight.cached and _storable(events, settings):
@@ -72,23 +77,27 @@ def open_reader(
         flight = Flight(
             upstream,
             on_complete=complete,
-            abort=cancel,
             on_end=lambda ended: _flights.discard(key, ended),
         )
         return flight
 
-    joined, state.shared = _flights.join_or_start(key, start)
+    joined, state.counts.shared = _flights.join_or_start(key, start)
     assert isinstance(joined, FlightReader)
     return joined
 
 
 def open_async_reader(
-    provider: Provider, request: ChatRequest, settings: Settings, state: StreamState, cache: bool
+    provider: Provider,
+    request: ChatRequest,
+    settings: Settings,
+    state: StreamState,
+    cache: bool,
+    client: httpx.AsyncClient | None = None,
 ) -> AsyncFlightReader | DirectAsyncReader:
     """The async twin of open_reader(), shared on the running event loop."""
 
-    async def live() -> AsyncIterator[Event]:
-        return aiter_events(provider, request, settings, state.counters)
+    async def live(cancel: Cancel) -> AsyncIterator[Event]:
+        return aiter_events(provider, request, settings, state.counts, cancel, client)
 
     if not cache:
         return DirectAsyncReader(live)
@@ -97,12 +106,12 @@ def open_async_reader(
     flights = loop_registry()
 
     def start() -> AsyncFlight:
-        async def upstream() -> AsyncIterator[Event]:
+        async def upstream(cancel: Cancel) -> AsyncIterator[Event]:
             stored = await _alookup(store, key)
             if stored is not None:
                 flight.cached = True
                 return aiter_list(stored)
-            return aiter_events(provider, request, settings, state.counters)
+            return await live(cancel)
 
         async def complete(events: list[Event]) -> None:
             if not flight.cached and _storable(events, settings):
@@ -117,7 +126,7 @@ def open_async_reader(
         )
         return flight
 
-    joined, state.shared = flights.join_or_start(key, start)
+    joined, state.counts.shared = flights.join_or_start(key, start)
     assert isinstance(joined, AsyncFlightReader)
     return joined
 
@@ -148,9 +157,9 @@ def _storable(events: list[Event], settings: Settings) -> bool:
         return False
     finish: Finished | None = None
     for event in events:
-        kind = type(event)
-        if kind is Finished:
-            finish = event  # type: ignore[assignment]
-        elif kind is StreamError:
-            return False
+        match event:
+            case Finished():
+                finish = event
+            case StreamError():
+                return False
     return finish is not None and finish.reason != "length"

@@ -14,14 +14,15 @@ under the GIL).
   others wait on a condition; a lone reader thus pays two uncontended lock
   calls per event. A reader that must not wait longer than some time (the
   buffer's flush interval) cannot be the one blocked in a read, so its first
-  timed wait starts a pump thread that pulls from then on. A reader can only
-  leave from its own thread, so a pulling reader never leaves mid-read; the
-  pump, blocked in a read when the last reader leaves, is woken by `abort`
-  (which shuts the socket down).
+  timed wait starts a pump thread that pulls from then on. A reader closes
+  from its own thread, or cancels from any thread; a pull blocked in a read
+  when the last reader leaves is woken by the flight's `Cancel` (which shuts
+  the socket down).
 - Async (`AsyncFlight`): a producer task pulls, so that one reader's
   cancellation (a client that went away) never lands inside the shared
   upstream; readers wait on their own futures. The last reader to leave
-  cancels the task, which closes the connection.
+  fires the flight's `Cancel`, bound to the task: the task is cancelled and
+  closes the connection.
 
 Sync readers share with sync readers of the same process; async readers with
 async readers on the same event loop.

@@ -1,0 +1,218 @@
+"""The Vercel AI SDK's UI message stream, so a React app's `useChat` streams
+from a laraflowai agent:
+
+    POST /api/chat   {"id", "messages": [{"id", "role", "parts": [{"type": "text", "text"}]}],
+                      "trigger"?, "messageId"?}
+
+`useChat` sends the whole conversation each time; its last message is the task
+and the ones before it the history (their text parts; other parts are left
+out). The answer is SSE with `x-vercel-ai-ui-message-stream: v1`: `start`,
+`start-step`, `reasoning-start`/`-delta`/`-end`, `text-start`/`-delta`/`-end`,
+`tool-input-available` for each complete tool call (a dynamic tool: the
+client need not declare it), `finish-step`, `finish` (with the finish reason
+and, as message metadata, the token usage), then `data: [DONE]`; or `error`
+with a safe `errorText`. The chunk shapes are the `ai` package's
+`uiMessageChunkSchema`; see https://ai-sdk.dev/docs/ai-sdk-ui/stream-protocol
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .._types import Message
+from ..crew import Agent
+from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, Usage
+from ._answer import encode_answer, read_json, split_conversation, start_answer
+from ._requests import BadInput, ChatConfig, build_agent
+from ._settings import WebSettings
+from .routes import error_response
+from .sse import EventStreamResponse
+
+__all__ = ["UI_STREAM_HEADERS", "UIChatRoutes", "UIMessageStream", "parse_ui_messages", "routes"]
+
+UI_STREAM_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool-calls",
+    "content_filter": "content-filter",
+}
+_ROLES = frozenset({"system", "user", "assistant"})
+_DONE = b"data: [DONE]\n\n"
+_START_STEP = b'data: {"type":"start-step"}\n\n'
+_FINISH_STEP = b'data: {"type":"finish-step"}\n\n'
+
+
+def _frame(chunk: Mapping[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+class UIMessageStream:
+    """Our events as UI message stream chunks (sans-I/O).
+
+    Text and reasoning arrive in blocks: a block opens on its first delta and
+    closes when the other kind, a tool call or the end comes. A delta costs
+    one `orjson.dumps` of its text between two constant byte strings."""
+
+    def __init__(self, message_id: str | None = None) -> None:
+        self.message_id = message_id or "msg-" + secrets.token_hex(12)
+        self._blocks = 0
+        self._open: str | None = None  # "text" or "reasoning"
+        self._id = ""
+        self._prefix = b""
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+
+    def start(self) -> bytes:
+        return _frame({"type": "start", "messageId": self.message_id}) + _START_STEP
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        frame = _frame({"type": f"{self._open}-end", "id": self._id})
+        self._open = None
+        return frame
+
+    def _delta(self, kind: str, text: str) -> bytes:
+        opening = b""
+        if self._open != kind:
+            opening = self._close()
+            self._open = kind
+            self._id = f"{kind}-{self._blocks}"
+            self._blocks += 1
+            opening += _frame({"type": f"{kind}-start", "id": self._id})
+            self._prefix = b'data: {"type":"%s-delta","id":"%s","delta":' % (
+                kind.encode(),
+                self._id.encode(),
+            )
+        return opening + self._prefix + orjson.dumps(text) + b"}\n\n"
+
+    def feed(self, event: Event) -> bytes:
+        kind = type(event)
+        if kind is TextDelta:
+            return self._delta("text", event.text)  # type: ignore[union-attr]
+        if kind is ReasoningDelta:
+            return self._delta("reasoning", event.text)  # type: ignore[union-attr]
+        if kind is ToolCall:
+            call: ToolCall = event  # type: ignore[assignment]
+            return self._close() + _frame(
+                {
+                    "type": "tool-input-available",
+                    "toolCallId": call.id or f"call-{self.message_id}-{call.index}",
+                    "toolName": call.name,
+                    "input": call.arguments,
+                    "dynamic": True,
+                }
+            )
+        if kind is Finished:
+            self._finish = event.reason  # type: ignore[union-attr]
+        elif kind is Usage:
+            self._usage = event  # type: ignore[assignment]
+        return b""
+
+    def fail(self, error: Mapping[str, Any]) -> bytes:
+        return self._close() + _frame({"type": "error", "errorText": error["message"]}) + _DONE
+
+    def end(self) -> bytes:
+        finish: dict[str, Any] = {
+            "type": "finish",
+            "finishReason": _FINISH.get(self._finish or "stop", "other"),
+        }
+        usage = self._usage
+        if usage is not None:
+            counts = {
+                "inputTokens": usage.input_tokens,
+                "outputTokens": usage.output_tokens,
+                "totalTokens": usage.total_tokens,
+            }
+            finish["messageMetadata"] = {
+                "usage": {name: value for name, value in counts.items() if value is not None}
+            }
+        return self._close() + _FINISH_STEP + _frame(finish) + _DONE
+
+
+def parse_ui_messages(raw: Any) -> list[Message]:
+    """`useChat`'s messages as plain messages: the text of their text parts."""
+    if not isinstance(raw, list):
+        raise BadInput("messages must be a list of UI messages", "messages")
+    messages: list[Message] = []
+    for index, item in enumerate(raw):
+        where = f"messages[{index}]"
+        if not isinstance(item, dict):
+            raise BadInput(f"{where} must be a UI message {{id, role, parts}}", where)
+        role = item.get("role")
+        if role not in _ROLES:
+            raise BadInput(f"{where}.role must be system, user or assistant, not {role!r}", where)
+        parts = item.get("parts")
+        if parts is None and isinstance(item.get("content"), str):
+            text = item["content"]  # the older message shape
+        elif isinstance(parts, list):
+            texts = []
+            for part in parts:
+                if not isinstance(part, dict):
+                    raise BadInput(f"{where}.parts must be a list of objects", where)
+                if part.get("type") == "text":
+                    if not isinstance(part.get("text"), str):
+                        raise BadInput(f"{where}: a text part needs a string 'text'", where)
+                    texts.append(part["text"])
+            text = "".join(texts)
+        else:
+            raise BadInput(f"{where}.parts must be a list of parts", where)
+        messages.append({"role": role, "content": text})
+    return messages
+
+
+class UIChatRoutes:
+    """`POST /api/chat` answered by `agent`, or by the agent `chat` describes
+    (the app's configured provider, role and goal)."""
+
+    def __init__(
+        self,
+        agent: Agent | None = None,
+        *,
+        chat: ChatConfig | None = None,
+        web: WebSettings | None = None,
+        path: str = "/api/chat",
+    ) -> None:
+        self.agent = agent
+        self.chat = chat if chat is not None else ChatConfig()
+        self.web = web if web is not None else WebSettings.from_settings(self.chat.settings)
+        self.path = path
+
+    def routes(self) -> list[Route]:
+        return [Route(self.path, self.stream, methods=["POST"])]
+
+    async def stream(self, request: Request) -> Response:
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict):
+                raise BadInput("the request body must be a JSON object", "body")
+            history, task = split_conversation(parse_ui_messages(body.get("messages")), self.web)
+            agent = self.agent if self.agent is not None else build_agent(self.chat)
+            response = start_answer(agent, task, history)
+        except BadInput as error:
+            return error_response(400, "invalid_request", error.message, param=error.param)
+        return EventStreamResponse(
+            encode_answer(agent, response, UIMessageStream()),
+            keep_alive=self.web.keep_alive,
+            headers=UI_STREAM_HEADERS,
+        )
+
+
+def routes(
+    agent: Agent | None = None,
+    *,
+    chat: ChatConfig | None = None,
+    web: WebSettings | None = None,
+    path: str = "/api/chat",
+) -> list[Route]:
+    """`POST /api/chat` for `useChat`, to mount in any Starlette app behind
+    `APIGuard` (which guards `/api/`)."""
+    return UIChatRoutes(agent, chat=chat, web=web, path=path).routes()

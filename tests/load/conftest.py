@@ -1,0 +1,3 @@
+from tests.cache.conftest import redis_server, redis_url
+
+__all__ = ["redis_server", "redis_url"]
