@@ -139,6 +139,8 @@ NUMERIC = {
     "LARAFLOWAI_MAX_TASK_LENGTH": "max_task_length",
     "LARAFLOWAI_STREAMING_MAX_EVENT_SIZE": "max_event_size",
     "LARAFLOWAI_STREAMING_MAX_TOOL_ARGUMENTS_SIZE": "max_tool_arguments_size",
+    "LARAFLOWAI_LOCAL_THREADS": "local_threads",
+    "LARAFLOWAI_LOCAL_PARALLEL": "local_parallel",
 }
 # Zero means something for these ("until full", "no retries", "store nothing", "at once").
 ZERO_ALLOWED = {

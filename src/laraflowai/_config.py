@@ -257,6 +257,18 @@ _VARS = (
         "longest task (characters) the SSE route accepts",
     ),
     _Var(
+        "local_threads",
+        "LARAFLOWAI_LOCAL_THREADS",
+        _number(int, 1, 64, "threads"),
+        "CPU threads of the embedded model",
+    ),
+    _Var(
+        "local_parallel",
+        "LARAFLOWAI_LOCAL_PARALLEL",
+        _number(int, 1, 64, "streams"),
+        "streams the embedded model generates at once",
+    ),
+    _Var(
         "max_event_size",
         "LARAFLOWAI_STREAMING_MAX_EVENT_SIZE",
         _number(int, 1024, 1024 * _MIB, "bytes"),
@@ -330,6 +342,8 @@ class Settings:
     sse_resume_grace: float = 15.0
     sse_retention: float = 300.0
     max_task_length: int = 10_000
+    local_threads: int = 1
+    local_parallel: int = 4
     max_event_size: int = 4 * _MIB
     max_tool_arguments_size: int = _MIB
     default_provider: str | None = None

@@ -14,7 +14,13 @@ from .base import (
     Writer,
 )
 from .memory import MemoryStreamRegistry
-from .sources import crew_events, public_error, response_events
+from .sources import (
+    crew_events,
+    iter_crew_events,
+    iter_response_events,
+    public_error,
+    response_events,
+)
 
 if TYPE_CHECKING:
     from .redis import RedisStreamRegistry
@@ -31,6 +37,8 @@ __all__ = [
     "UnknownStreamError",
     "Writer",
     "crew_events",
+    "iter_crew_events",
+    "iter_response_events",
     "public_error",
     "response_events",
 ]

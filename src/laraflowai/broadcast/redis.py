@@ -46,6 +46,7 @@ _CANCEL_WAIT = 5.0
 _ALIVE_SECONDS = 6
 _BLOCK_MS = 2000
 _BATCH = 1000
+_CONNECTIONS = 64
 # A running stream's keys outlive a crash of every process by this much at most.
 _RUNNING_TTL = 24 * 3600
 _STATUS_BY_REASON: dict[str, StreamStatus] = {
@@ -206,7 +207,12 @@ class RedisStreamRegistry(StreamRegistry):
         self.resume_grace = resume_grace
         self.retention = retention
         self.prefix = prefix
-        self.client: Any = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        # Requests wait for a connection instead of failing when all are busy
+        # (redis-py's own pool refuses the 101st).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=_CONNECTIONS, timeout=10, socket_connect_timeout=2
+        )
+        self.client: Any = aioredis.Redis(connection_pool=pool)
         self._writer = Writer(self.client)
         self._tail = Tail(
             lambda: aioredis.Redis.from_url(url, single_connection_client=True),
@@ -340,6 +346,7 @@ class RedisStreamRegistry(StreamRegistry):
             await self._pubsub.aclose()
         await self._tail.aclose()
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()  # a pool given to a client stays open
 
     # the producing side
 

@@ -12,18 +12,26 @@ A crew's stream is another producer of the same events, each also carrying
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import LaraFlowAIError, StreamCancelledError
 from .._secrets import redact
-from ..streaming import AsyncStreamingResponse, Response
+from ..streaming import AsyncStreamingResponse, Response, StreamingResponse
 from ..wire import Usage
 
 if TYPE_CHECKING:
     from ..crew.events import CrewEvent
 
-__all__ = ["ResponseEvents", "crew_events", "public_error", "response_events"]
+__all__ = [
+    "ResponseEvents",
+    "crew_events",
+    "crew_payload",
+    "iter_crew_events",
+    "iter_response_events",
+    "public_error",
+    "response_events",
+]
 
 logger = logging.getLogger("laraflowai.broadcast")
 
@@ -110,23 +118,56 @@ async def crew_events(events: AsyncGenerator[CrewEvent, None]) -> AsyncIterator[
     usage) or `error`. Closed, with every provider connection, when cancelled."""
     try:
         async for event in events:
-            where = {"task_index": event.task_index, "agent": event.agent.role}
-            kind = event.kind
-            if kind == "chunk":
-                yield {"type": "chunk", "chunk": event.chunk, **where}
-            elif kind == "task_complete":
-                yield _ended({"type": "task_complete", **where}, *_outcome(event.response))
-            elif kind == "task_error" and event.error is not None:
-                _log(event.error, event.agent.provider.name, event.agent.model)
-                yield {**public_error(event.error), "type": "task_error", **where}
-            elif kind == "crew_complete":
-                usage = event.result.usage if event.result is not None else None
-                yield _ended({"type": "complete", **where}, None, usage)
-            elif kind == "crew_error":
-                error = event.error or (event.result.error if event.result else None)
-                yield {**public_error(error or Exception()), **where}
+            payload = crew_payload(event)
+            if payload is not None:
+                yield payload
     finally:
         await events.aclose()
+
+
+def iter_response_events(response: StreamingResponse) -> Iterator[dict[str, Any]]:
+    """The sync twin of `response_events` (a sync web framework's view)."""
+    with response:
+        try:
+            for chunk in response:
+                yield {"type": "chunk", "chunk": chunk}
+        except LaraFlowAIError as error:
+            stats = response.get_stats()
+            _log(error, stats["provider"], stats["model"])
+            yield public_error(error)
+            return
+    yield _ended({"type": "complete"}, response.finish_reason, response.usage)
+
+
+def iter_crew_events(events: Generator[CrewEvent, None, None]) -> Iterator[dict[str, Any]]:
+    """The sync twin of `crew_events` (`crew.stream()`)."""
+    try:
+        for event in events:
+            payload = crew_payload(event)
+            if payload is not None:
+                yield payload
+    finally:
+        events.close()
+
+
+def crew_payload(event: CrewEvent) -> dict[str, Any] | None:
+    """One crew event as the SSE route's event (None for those it does not send)."""
+    where = {"task_index": event.task_index, "agent": event.agent.role}
+    kind = event.kind
+    if kind == "chunk":
+        return {"type": "chunk", "chunk": event.chunk, **where}
+    if kind == "task_complete":
+        return _ended({"type": "task_complete", **where}, *_outcome(event.response))
+    if kind == "task_error" and event.error is not None:
+        _log(event.error, event.agent.provider.name, event.agent.model)
+        return {**public_error(event.error), "type": "task_error", **where}
+    if kind == "crew_complete":
+        usage = event.result.usage if event.result is not None else None
+        return _ended({"type": "complete", **where}, None, usage)
+    if kind == "crew_error":
+        error = event.error or (event.result.error if event.result else None)
+        return {**public_error(error or Exception()), **where}
+    return None
 
 
 def _outcome(response: Response | None) -> tuple[str | None, Usage | None]:

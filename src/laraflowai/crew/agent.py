@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from .._checks import text
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from .._types import Message
@@ -30,7 +31,7 @@ __all__ = ["Agent"]
 def _required(name: str, value: Any, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"an agent needs a {name}: a non-empty string such as {example!r}")
-    return value.strip()
+    return text(f"the agent's {name}", value).strip()
 
 
 class Agent:
@@ -59,8 +60,8 @@ class Agent:
     ) -> None:
         self.role = _required("role", role, "Content Writer")
         self.goal = _required("goal", goal, "Create engaging content")
-        if backstory is not None and not isinstance(backstory, str):
-            raise ConfigurationError("backstory must be a string")
+        if backstory is not None:
+            text("the agent's backstory", backstory)
         self.backstory = backstory.strip() if backstory else None
         self._settings = settings
         self.provider = create_provider(

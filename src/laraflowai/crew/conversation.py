@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._checks import text
 from .._exceptions import ConfigurationError
 from .._types import Message
 from ..streaming.response import AsyncStreamingResponse, StreamingResponse
@@ -64,7 +65,7 @@ def check_history(history: Iterable[Mapping[str, Any]] | None) -> list[Message]:
             raise ConfigurationError(
                 f"{where} content must be a string, not {type(content).__name__}"
             )
-        messages.append({"role": role, "content": content})
+        messages.append({"role": role, "content": text(f"{where} content", content)})
     return messages
 
 

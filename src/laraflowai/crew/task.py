@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .._checks import text
 from .._exceptions import ConfigurationError
 from .._types import ChunkCallback
 
@@ -29,10 +30,16 @@ class Task:
                 "a task needs a description: a non-empty string saying what to do, "
                 "e.g. FlowAI.task('Write a blog post about Laravel')"
             )
-        if context is not None and not isinstance(context, str):
-            if not all(isinstance(item, str) for item in context):
-                raise ConfigurationError("a task's context must be a string or a list of strings")
-            context = list(context)
+        text("the task", description)
+        if isinstance(context, str):
+            text("the task's context", context)
+        elif context is not None:
+            if not isinstance(context, Sequence) or not all(isinstance(i, str) for i in context):
+                raise ConfigurationError(
+                    "a task's context must be a string or a list of strings, "
+                    f"got {type(context).__name__}"
+                )
+            context = [text(f"the task's context[{n}]", item) for n, item in enumerate(context)]
         self.description = description.strip()
         self.agent = agent
         self.context: str | list[str] | None = context

@@ -18,6 +18,7 @@ from .._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
+from .._secrets import redact
 from ..wire import classify_error
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def error_from_reply(
     decoded = _decode(body)
     message, type_, code = _fields(decoded)
     if not message:
-        message = body[:300].decode("utf-8", "replace").strip() or "no error details"
+        message = redact(body.decode("utf-8", "replace").strip(), limit=300) or "no error details"
     kind = classify_error(status, type_, code)
     request_id = headers.get("x-request-id") or headers.get("request-id")
     retry_after = parse_retry_after(headers)
@@ -63,7 +64,9 @@ def error_from_reply(
         message,
         status=status,
         request_id=request_id,
-        body=decoded if decoded is not None else body[:2000].decode("utf-8", "replace"),
+        body=decoded
+        if decoded is not None
+        else redact(body.decode("utf-8", "replace"), limit=2000),
         retry_after=retry_after,
     )
 
@@ -82,7 +85,7 @@ def error_from_report(
     """The typed error for a classified report (an HTTP reply or an in-stream error)."""
     label = provider.label
     where = f" (HTTP {status})" if status else ""
-    message = message.rstrip(".")
+    message = redact(message, limit=1000).rstrip(".")
     if kind == "authentication":
         key = getattr(provider, "key_variable", None) or "the API key"
         text = f"{label} rejected the credentials{where}: {message}. Check {key}."

@@ -58,4 +58,4 @@ class AnthropicProvider(HTTPProvider):
         return HTTPRequest("POST", f"{self.base_url}/v1/messages", headers, self.encode(body))
 
     def new_decoder(self) -> AnthropicMessagesDecoder:
-        return AnthropicMessagesDecoder()
+        return AnthropicMessagesDecoder(**self.decoder_limits())

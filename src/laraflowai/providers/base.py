@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import httpx2 as httpx
+
 from .._config import Settings
 from .._exceptions import ConfigurationError, ProviderError
 from .._types import Message, Options
@@ -76,6 +78,13 @@ class HTTPProvider(Provider):
         configured = settings.provider(self.name)
         self.api_key = _clean("api_key", api_key) or configured.api_key
         self.key_variable = configured.key_variable
+        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()):
+            # Never shown, not even in part: only where it came from.
+            raise ConfigurationError(
+                f"the {self.label} API key ({self.key_variable} or api_key=) holds characters an "
+                "HTTP header cannot carry (non-ASCII, spaces or control characters): check that "
+                "it was copied whole and nothing else with it"
+            )
         self.base_url = _base_url(
             _clean("base_url", base_url) or configured.base_url or self.default_base_url,
             self.label,
@@ -95,13 +104,28 @@ class HTTPProvider(Provider):
         return f"<{type(self).__name__} model={self.model!r} base_url={self.base_url!r}>"
 
     def check(self, request: ChatRequest) -> None:
-        self.build_request(request)
+        try:
+            self.build_request(request)
+        except (TypeError, ValueError) as exc:  # an option that is not a JSON value
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(
+                f"the options for {self.label} must be JSON values (numbers, strings, lists, "
+                f"dicts): {exc}"
+            ) from None
 
     @abstractmethod
     def build_request(self, request: ChatRequest) -> HTTPRequest: ...
 
     @abstractmethod
     def new_decoder(self) -> StreamDecoder: ...
+
+    def decoder_limits(self) -> dict[str, int]:
+        """The size limits a wire decoder enforces, from the settings."""
+        return {
+            "max_event_size": self.settings.max_event_size,
+            "max_tool_arguments_size": self.settings.max_tool_arguments_size,
+        }
 
     def error_from_reply(
         self, status: int, headers: Mapping[str, str], body: bytes
@@ -136,5 +160,15 @@ def _base_url(url: str, label: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"the {label} base URL must start with http:// or https://, got {url!r}"
+        )
+    try:
+        parsed = httpx.URL(url)
+        valid = bool(parsed.host) and not any(c.isspace() for c in url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"the {label} base URL {url!r} is not a valid URL: it needs a host (and a port "
+            "from 1 to 65535 if any), with no spaces, e.g. https://my-gateway.example/v1"
         )
     return url.rstrip("/")

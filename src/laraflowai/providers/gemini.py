@@ -76,4 +76,4 @@ class GeminiProvider(HTTPProvider):
         return HTTPRequest("POST", url, headers, self.encode(body))
 
     def new_decoder(self) -> GeminiStreamDecoder:
-        return GeminiStreamDecoder()
+        return GeminiStreamDecoder(**self.decoder_limits())

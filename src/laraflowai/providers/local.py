@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib.util
-import os
 import queue
 import secrets
 import threading
@@ -65,13 +64,6 @@ def bundled_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def _whole_number(variable: str, default: int) -> int:
-    raw = os.environ.get(variable, "").strip() or str(default)
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise ConfigurationError(f"{variable} must be a whole number from 1 to 64, got {raw!r}")
-    return int(raw)
-
-
 def _import_runtime() -> Any:
     try:
         import xllamacpp
@@ -90,10 +82,8 @@ def _import_runtime() -> Any:
 class _Model:
     """One loaded model: a llama.cpp server in this process, called directly."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int, parallel: int) -> None:
         runtime = _import_runtime()
-        threads = _whole_number("LARAFLOWAI_LOCAL_THREADS", 1)
-        parallel = _whole_number("LARAFLOWAI_LOCAL_PARALLEL", 4)
         params = runtime.CommonParams()
         params.model.path = str(path)
         params.n_parallel = parallel
@@ -121,11 +111,13 @@ _models: dict[Path, _Model] = {}
 _models_lock = threading.Lock()
 
 
-def _model(path: Path) -> _Model:
+def _model(path: Path, settings: Any) -> _Model:
+    """The loaded model at `path`; loaded with the settings of the first stream
+    that asks for it (a process holds one copy of each model)."""
     with _models_lock:
         model = _models.get(path)
         if model is None:
-            model = _models[path] = _Model(path)
+            model = _models[path] = _Model(path, settings.local_threads, settings.local_parallel)
         return model
 
 
@@ -223,7 +215,9 @@ class _LocalEvents(Iterator[Event]):
         self._reader = _Reader(provider)
         self._pending: list[Event] = []
         self._done = False
-        self._generation = _Generation(_model(provider.path), body, self._queue.put).start()
+        self._generation = _Generation(
+            _model(provider.path, provider.settings), body, self._queue.put
+        ).start()
 
     def __next__(self) -> Event:
         return self.next_within(None)
@@ -322,7 +316,7 @@ class LocalProvider(InProcessProvider):
         with _models_lock:
             model = _models.get(self.path)
         if model is None:  # loading takes about half a second: not on the event loop
-            model = await asyncio.to_thread(_model, self.path)
+            model = await asyncio.to_thread(_model, self.path, self.settings)
         generation = _Generation(model, body, deliver)
         generation.start()
         try:

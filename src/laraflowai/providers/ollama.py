@@ -70,4 +70,4 @@ class OllamaProvider(HTTPProvider):
         return HTTPRequest("POST", f"{self.base_url}/api/chat", headers, self.encode(body))
 
     def new_decoder(self) -> OllamaChatDecoder:
-        return OllamaChatDecoder()
+        return OllamaChatDecoder(**self.decoder_limits())

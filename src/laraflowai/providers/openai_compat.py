@@ -61,7 +61,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         return HTTPRequest("POST", f"{self.base_url}/chat/completions", headers, self.encode(body))
 
     def new_decoder(self) -> OpenAIChatDecoder:
-        return OpenAIChatDecoder()
+        return OpenAIChatDecoder(**self.decoder_limits())
 
 
 class OpenAIProvider(OpenAICompatibleProvider):

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .._secrets import redact
 from ._signing import channel_signature, signatures_match
 
 __all__ = [
@@ -106,7 +107,7 @@ class PusherConnection:
     def opened(self, app_key: str, protocol: str | None) -> list[Action]:
         """The client connected to `/app/<app_key>?protocol=<protocol>`."""
         if not signatures_match(self._key, app_key):
-            return [_error(f"no application with the key {app_key[:64]!r}", 4001),
+            return [_error(f"no application with the key {redact(app_key, limit=64)!r}", 4001),
                     Close(4001, "application does not exist")]  # fmt: skip
         if protocol is not None and protocol.isdigit() and int(protocol) < PROTOCOL_VERSION:
             return [_error(f"protocol {protocol} is not supported; use {PROTOCOL_VERSION}", 4007),
@@ -140,14 +141,14 @@ class PusherConnection:
             return []
         if event.startswith("client-"):
             return [_error("client events are not enabled on this server", 4301)]
-        return [_error(f"unknown event {event[:64]!r}")]
+        return [_error(f"unknown event {redact(event, limit=64)!r}")]
 
     def _subscribe(self, data: Any) -> list[Action]:
         if not isinstance(data, dict) or not isinstance(data.get("channel"), str):
             return [_error("pusher:subscribe needs data with a `channel`")]
         channel: str = data["channel"]
         if not _CHANNEL.match(channel):
-            return [_error(f"invalid channel name {channel[:64]!r}")]
+            return [_error(f"invalid channel name {redact(channel, limit=64)!r}")]
         if channel.startswith(("presence-", "private-encrypted-")):
             return [_error(f"{channel.split('-')[0]} channels are not served here", 4009)]
         if channel.startswith("private-"):

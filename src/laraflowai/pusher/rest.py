@@ -111,7 +111,7 @@ class PusherClient:
                 f"Pusher could not be reached at {credentials.api_url}: {type(exc).__name__}"
             ) from None
         if response.status_code >= 300:
-            detail = redact(response.text)[:300].strip()
+            detail = redact(response.text, limit=300).strip()
             raise PusherError(
                 f"Pusher refused the events (HTTP {response.status_code}): {detail}",
                 status_code=response.status_code,

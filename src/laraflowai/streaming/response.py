@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from .._exceptions import ConfigurationError, LaraFlowAIError
+from .._exceptions import ConfigurationError, LaraFlowAIError, StreamInterruptedError
 from .._types import ChunkCallback
 from ..wire import Event, ToolCall, Usage
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
@@ -205,6 +205,8 @@ class StreamingResponse(_Common):
             state.end()
         except LaraFlowAIError as error:
             state.fail(error)
+        except Exception as error:  # a bug below us: typed, and the text so far is kept
+            state.fail(_untyped(error))
         else:
             if event is None:
                 state.flush_buffer()
@@ -256,6 +258,9 @@ class StreamingResponse(_Common):
                 break
             except LaraFlowAIError as error:
                 state.fail(error)
+                break
+            except Exception as error:
+                state.fail(_untyped(error))
                 break
             assert event is not None
             state.apply(event)
@@ -363,6 +368,8 @@ class AsyncStreamingResponse(_Common):
             state.end()
         except LaraFlowAIError as error:
             state.fail(error)
+        except Exception as error:  # a bug below us: typed, and the text so far is kept
+            state.fail(_untyped(error))
         else:
             if event is None:
                 state.flush_buffer()
@@ -408,6 +415,9 @@ class AsyncStreamingResponse(_Common):
                 break
             except LaraFlowAIError as error:
                 state.fail(error)
+                break
+            except Exception as error:
+                state.fail(_untyped(error))
                 break
             assert event is not None
             state.apply(event)
@@ -471,3 +481,11 @@ class AsyncStreamingResponse(_Common):
             f"<AsyncStreamingResponse {counts.provider}/{counts.model} "
             f"agent={counts.agent_role!r} chunks={counts.chunk_count} complete={state.complete}>"
         )
+
+
+def _untyped(error: Exception) -> LaraFlowAIError:
+    typed = StreamInterruptedError(
+        f"the stream failed unexpectedly ({type(error).__name__}: {error})"
+    )
+    typed.__cause__ = error
+    return typed

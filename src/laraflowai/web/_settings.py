@@ -14,26 +14,14 @@ from .._secrets import remember
 __all__ = ["WebSettings"]
 
 
-def _seconds(settings: Settings, name: str, default: float) -> float:
-    raw = settings.env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise ConfigurationError(f"{name} must be a finite number of seconds of at least 0")
-    return value
-
-
-def _count(settings: Settings, name: str, default: int) -> int:
-    raw = settings.env(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {raw!r}")
-    return int(raw)
+# The web settings whose numbers `Settings` checks, by their name there.
+_CHECKED_AS = {
+    "retry_ms": "sse_retry_timeout",
+    "keep_alive": "sse_keep_alive",
+    "resume_grace": "sse_resume_grace",
+    "retention": "sse_retention",
+    "max_task_length": "max_task_length",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +61,9 @@ class WebSettings:
             sse_enabled=settings.sse_enabled,
             retry_ms=settings.sse_retry_timeout,
             keep_alive=settings.sse_keep_alive,
-            resume_grace=_seconds(settings, "LARAFLOWAI_SSE_RESUME_GRACE", 15.0),
-            retention=_seconds(settings, "LARAFLOWAI_SSE_RETENTION", 300.0),
-            max_task_length=_count(settings, "LARAFLOWAI_MAX_TASK_LENGTH", 10_000),
+            resume_grace=settings.sse_resume_grace,
+            retention=settings.sse_retention,
+            max_task_length=settings.max_task_length,
             api_token=token,
             stream_store=store,
             queue=queue,
@@ -90,6 +78,11 @@ class WebSettings:
             )
         if "api_token" in changes:
             remember(changes["api_token"])
+        checked = {
+            _CHECKED_AS[name]: value for name, value in changes.items() if name in _CHECKED_AS
+        }
+        if checked:
+            Settings().replace(**checked)  # the same ranges as from the environment
         values = {name: getattr(self, name) for name in known}
         values.update(changes)
         return WebSettings(**values)
