@@ -7,7 +7,8 @@ endpoint end to end (the "sse" part, bench/sse.py).
 Results are ratios to the raw baseline of the same run (httpx + httpx-sse +
 json.loads per event), never absolute pass/fail figures; the SSE part reports
 the largest number of streams one server process holds under the strict
-criterion, for ours and a bare Starlette reference measured in the same run.
+criterion, for ours, a bare Starlette reference and the floor (a raw ASGI app
+writing frames encoded at start-up), measured in the same run.
 A part that did not run reports None for its figures.
 """
 
@@ -38,6 +39,10 @@ PEERS = ["openai", "anthropic", "litellm"]
 SSE_FIGURES = [
     "sse_strict_clients", "sse_cpu_us_per_event", "sse_kib_per_stream",
     "sse_bare_strict_clients", "sse_bare_cpu_us_per_event", "sse_bare_kib_per_stream",
+    "sse_floor_strict_clients", "sse_floor_cpu_us_per_event", "sse_floor_kib_per_stream",
+    "sse_granian_strict_clients", "sse_granian_cpu_us_per_event", "sse_granian_kib_per_stream",
+    "sse_cpu_ratio_to_bare_same_n", "sse_granian_cpu_ratio_to_bare_same_n",
+    "sse_floor_cpu_ratio_to_bare_same_n",
 ]  # fmt: skip
 
 
@@ -222,14 +227,15 @@ def _print_sse(results: dict[str, Any]) -> None:
         f" streams completed >= {rule['completed_at_least']:.0%}"
     )
     print(
-        f"{'mode':<5} {'N':>5} {'pass':>5} {'p99 gap':>8} {'p99 1st':>8} {'deliv':>6} {'done':>6} "
+        f"{'mode':<7} {'N':>5} {'pass':>5} {'p99 gap':>8} {'p99 1st':>8} {'deliv':>6} {'done':>6} "
         f"{'srv µs/ev':>9} {'srv cpu':>8} {'KiB peak':>8} {'KiB open':>8} {'cli cpu':>8} "
         f"{'cli lag':>8} {'load':>5}"
     )
     for row in part["trials"]:
         print(_trial_line(row))
     for key in SSE_FIGURES:
-        print(f"{key}: {_fmt(results.get(key), 0 if key.endswith('clients') else 1)}")
+        digits = 0 if key.endswith("clients") else 2 if "ratio" in key else 1
+        print(f"{key}: {_fmt(results.get(key), digits)}")
     before, after = part["load_avg_before"][0], part["load_avg_after"][0]
     print(
         f"load client: max {_fmt(_percent(part['client_max_cpu_share']), 0)}% of a core, "
@@ -244,7 +250,7 @@ def _percent(share: float | None) -> float | None:
 
 
 def _trial_line(row: dict[str, Any]) -> str:
-    head = f"{row['mode']:<5} {row['clients']:>5} {'yes' if row['passed'] else 'no':>5}"
+    head = f"{row['mode']:<7} {row['clients']:>5} {'yes' if row['passed'] else 'no':>5}"
     if "error" in row:
         return f"{head}  ({row['error']})"
     return (

@@ -1,7 +1,8 @@
 """Part 3: the SSE endpoint end to end, from a load client in another process.
 
-Each trial starts a fresh server process (`bench.sse_server`, ours or the
-bare Starlette reference), reads its CPU time and RSS from /proc while
+Each trial starts a fresh server process (`bench.sse_server`: ours, the bare
+Starlette reference, or the floor, a raw ASGI app writing frames encoded at
+start-up), reads its CPU time and RSS from /proc while
 `bench.sse_load` holds N streams of one event every 20 ms for 10 s, then
 kills both. A trial passes the strict criterion when the p99 gap between
 events is under 100 ms, the p99 wait for the first event under 1 s, at
@@ -13,9 +14,11 @@ failure narrow it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import selectors
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +29,16 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = ("ours", "bare")
+MODES = ("ours", "bare", "floor", "granian")
+FIGURES = ("strict_clients", "cpu_us_per_event", "kib_per_stream")
+PREFIXES = {"ours": "sse", "bare": "sse_bare", "floor": "sse_floor", "granian": "sse_granian"}
+# mode -> (the app bench.sse_server serves, the server); granian is measured when installed.
+SERVED = {
+    "ours": ("ours", "uvicorn"),
+    "bare": ("bare", "uvicorn"),
+    "floor": ("floor", "uvicorn"),
+    "granian": ("ours", "granian"),
+}
 LADDER = (250, 500, 750, 1000, 1250, 1500, 1750, 2000)
 REFINE_STEPS = 2
 MAX_GAP_MS = 100.0
@@ -47,7 +59,7 @@ class Shape:
     duration: float = 10.0
     ramp: float = 1.0
     ladder: tuple[int, ...] = LADDER
-    budget: float = 600.0  # seconds; no trial starts after this
+    budget: float = 900.0  # seconds; no trial starts after this
 
     @property
     def events(self) -> int:
@@ -107,9 +119,12 @@ def trial(mode: str, clients: int, shape: Shape) -> dict[str, Any]:
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryFile() as server_log, tempfile.TemporaryFile() as load_log:
         try:
-            bare = ["--bare"] if mode == "bare" else []
             timing = ["--interval", str(shape.interval), "--duration", str(shape.duration)]
-            server = _python("bench.sse_server", *timing, *bare, stderr=server_log)
+            app, server_name = SERVED[mode]
+            server = _python(
+                "bench.sse_server", "--mode", app, "--server", server_name, *timing,
+                stderr=server_log,
+            )  # fmt: skip
             processes.append(server)
             try:
                 port = _read_port(server, timeout=30)
@@ -186,11 +201,17 @@ def _passes(row: dict[str, Any]) -> bool:
     )
 
 
+def modes() -> list[str]:
+    """The modes this machine can run: granian only when it is installed."""
+    have_granian = importlib.util.find_spec("granian") is not None
+    return [mode for mode in MODES if mode != "granian" or have_granian]
+
+
 def search(
     shape: Shape, report: Callable[[dict[str, Any]], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Both modes up the ladder, interleaved at each N so machine drift hits
-    both alike, each until its first failure; then a few bisection steps
+    """Every mode up the ladder, interleaved at each N so machine drift hits
+    all alike, each until its first failure; then a few bisection steps
     between the last pass and the first failure (below the first rung too)."""
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -208,9 +229,9 @@ def search(
             report(row)
         return row
 
-    alive = set(MODES)
+    alive = set(modes())
     for clients in shape.ladder:
-        for mode in MODES:
+        for mode in modes():
             if mode in alive:
                 row = run(mode, clients)
                 if row is None or not row["passed"]:
@@ -218,7 +239,7 @@ def search(
         if not alive:
             break
     if len(shape.ladder) > 1:
-        for mode in MODES:
+        for mode in modes():
             for _ in range(REFINE_STEPS):
                 held, failed = _bounds(rows, mode)
                 if failed is None:
@@ -242,7 +263,11 @@ def summary(rows: list[dict[str, Any]], shape: Shape) -> dict[str, Any]:
     cost per event and per stream measured at that N (at the smallest N tried
     when none passed)."""
     figures: dict[str, Any] = {}
-    for mode, prefix in (("ours", "sse"), ("bare", "sse_bare")):
+    ran = {row["mode"] for row in rows}
+    for mode, prefix in PREFIXES.items():
+        if mode not in ran:
+            figures.update(dict.fromkeys(f"{prefix}_{key}" for key in FIGURES))
+            continue
         mine = [row for row in rows if row["mode"] == mode and "error" not in row]
         held, _ = _bounds(rows, mode)
         at = [row for row in mine if row["clients"] == held and row["passed"]] or sorted(
@@ -251,6 +276,10 @@ def summary(rows: list[dict[str, Any]], shape: Shape) -> dict[str, Any]:
         figures[f"{prefix}_strict_clients"] = held
         figures[f"{prefix}_cpu_us_per_event"] = at[0]["server_cpu_us_per_event"] if at else None
         figures[f"{prefix}_kib_per_stream"] = at[0]["kib_per_stream"] if at else None
+    # CPU per event grows with N: each mode's own figure above is at its own
+    # largest N, so the ratios are also given at the same N, where both ran.
+    for mode in ("ours", "granian", "floor"):
+        figures[f"{PREFIXES[mode]}_cpu_ratio_to_bare_same_n"] = _same_n_ratio(rows, mode, "bare")
     measured = [row for row in rows if "error" not in row]
     figures["sse"] = {
         "criterion": {
@@ -268,6 +297,21 @@ def summary(rows: list[dict[str, Any]], shape: Shape) -> dict[str, Any]:
         "trials": rows,
     }
     return figures
+
+
+def _same_n_ratio(rows: list[dict[str, Any]], mode: str, base: str) -> float | None:
+    """Median over the N where both passed of mode's CPU per event / base's."""
+
+    def cpu(name: str) -> dict[int, float]:
+        return {
+            row["clients"]: row["server_cpu_us_per_event"]
+            for row in rows
+            if row["mode"] == name and row.get("passed") and row.get("server_cpu_us_per_event")
+        }
+
+    mine, theirs = cpu(mode), cpu(base)
+    ratios = [mine[n] / theirs[n] for n in mine.keys() & theirs.keys()]
+    return statistics.median(ratios) if ratios else None
 
 
 def run_part(quick: bool, report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:

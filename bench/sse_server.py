@@ -1,11 +1,16 @@
-"""The SSE server under load: `python -m bench.sse_server [--bare] [--interval S] [--duration S]`.
+"""The SSE server under load: `python -m bench.sse_server [--mode M] [--server S] ...`.
 
-One uvicorn process (uvloop, httptools when installed, one worker, no access
-log) serving `GET /api/stream-chat?task=...`: by default laraflowai's own app
-(`create_app`) with an agent whose in-process provider yields one text delta
-every `--interval` seconds for `--duration` seconds, one SSE event per delta;
-with `--bare`, a bare Starlette `StreamingResponse` sending the same frames on
-the same schedule, as the reference. Prints `port <n>` once it is ready.
+One server process (uvicorn with uvloop and httptools when installed, or with
+`--server granian` granian's embedded server on uvloop; one worker, no access
+log) serving `GET /api/stream-chat?task=...`, the app chosen by `--mode`:
+- `ours`: laraflowai's own app (`create_app`) with an agent whose in-process
+  provider yields one text delta every `--interval` seconds for `--duration`
+  seconds, one SSE event per delta;
+- `bare`: a bare Starlette `StreamingResponse` sending the same frames on the
+  same schedule, the reference the issue compares with;
+- `floor`: a raw ASGI app writing frames encoded once at start-up on the same
+  schedule: what the server alone costs, with no framework and no work per event.
+Prints `port <n>` once it is ready.
 """
 
 from __future__ import annotations
@@ -99,6 +104,51 @@ def bare(interval: float, ticks: int) -> Starlette:
     return Starlette(routes=[Route("/api/stream-chat", stream)])
 
 
+def floor(interval: float, ticks: int) -> Any:
+    headers = [
+        (b"content-type", b"text/event-stream"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+    ]
+    stream_id = secrets.token_hex(12)
+    prefix = f"id: {stream_id}-"
+    start = {"type": "start", "stream_id": stream_id, "agent": "Bench", "model": "ticker-1"}
+    chunk = _compact({"type": "chunk", "chunk": DELTA})
+    complete = _compact({"type": "complete", "finish_reason": "stop"})
+
+    def encode(count: int) -> list[dict[str, Any]]:
+        frames = [b"retry: 3000\n\n", f"{prefix}0\ndata: {_compact(start)}\n\n".encode()]
+        frames += [f"{prefix}{index}\ndata: {chunk}\n\n".encode() for index in range(1, count + 1)]
+        frames.append(f"{prefix}{count + 1}\ndata: {complete}\n\n".encode())
+        return [{"type": "http.response.body", "body": f, "more_body": True} for f in frames]
+
+    # Every stream sends the same messages: nothing is encoded or built per event.
+    messages = {count: encode(count) for count in (WARM_UP_TICKS, ticks)}
+    end = {"type": "http.response.body", "body": b"", "more_body": False}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        warm = b"provider=" in scope["query_string"]
+        frames = messages[WARM_UP_TICKS if warm else ticks]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(frames[0])
+        await send(frames[1])
+        for message in frames[2:-1]:
+            await asyncio.sleep(interval)
+            await send(message)
+        await send(frames[-1])
+        await send(end)
+
+    return app
+
+
+APPS = {"ours": ours, "bare": bare, "floor": floor}
+
+
 def _compact(payload: dict[str, str]) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
@@ -126,16 +176,51 @@ class _Server(uvicorn.Server):
         print(f"port {port}", flush=True)
 
 
+def _granian(app: Any) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    with socket.socket() as probe:  # granian binds its own socket: a free port for it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Server(
+        app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
+        http=HTTPModes.http1, backlog=4096, log_enabled=False,
+    )  # fmt: skip
+
+    async def serve() -> None:
+        serving = asyncio.create_task(server.serve())
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+        await asyncio.wait_for(warm_up(port), timeout=30)
+        print(f"port {port}", flush=True)
+        await serving
+
+    import uvloop
+
+    uvloop.run(serve())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.sse_server", description=__doc__)
-    parser.add_argument("--bare", action="store_true", help="a bare Starlette StreamingResponse")
+    parser.add_argument("--mode", choices=APPS, default="ours", help="the app served (see above)")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between events")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of events")
     args = parser.parse_args(argv)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ticks = max(1, round(args.duration / args.interval))
-    app = (bare if args.bare else ours)(args.interval, ticks)
+    app = APPS[args.mode](args.interval, ticks)
+    if args.server == "granian":
+        _granian(app)
+        return
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

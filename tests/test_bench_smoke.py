@@ -34,6 +34,9 @@ SSE_KEYS = {
     "sse_bare_strict_clients",
     "sse_bare_cpu_us_per_event",
     "sse_bare_kib_per_stream",
+    "sse_floor_strict_clients",
+    "sse_floor_cpu_us_per_event",
+    "sse_floor_kib_per_stream",
 }
 
 

@@ -27,9 +27,9 @@ else:
     from laraflowai import Settings
     from laraflowai.web import create_app
 
-    from .servers import AppServer
+    from .servers import AppServer, GranianAppServer
 
-    ServeApp = Callable[..., AppServer]
+    ServeApp = Callable[..., AppServer | GranianAppServer]
 
 # Exact chunks (no coalescing), quick reconnects; each test may change any of it.
 BASE_ENV = {
@@ -46,15 +46,19 @@ BASE_ENV = {
 
 @pytest.fixture
 def serve_app(server: ProviderServer) -> Iterator[ServeApp]:
-    """Start the app with `env` over BASE_ENV; keyword arguments go to create_app."""
-    started: list[AppServer] = []
+    """Start the app with `env` over BASE_ENV, on uvicorn or with `on="granian"`;
+    other keyword arguments go to create_app."""
+    started: list[AppServer | GranianAppServer] = []
 
-    def serve(env: dict[str, str] | None = None, **kwargs: Any) -> AppServer:
+    def serve(
+        env: dict[str, str] | None = None, on: str = "uvicorn", **kwargs: Any
+    ) -> AppServer | GranianAppServer:
         settings = Settings.from_env({**BASE_ENV, **(env or {})})
         kwargs.setdefault("provider", "openai")
         kwargs.setdefault("base_url", f"{server.url}/v1")
         kwargs.setdefault("api_key", API_KEY)
-        app = AppServer(create_app(settings, **kwargs)).start()
+        runner = GranianAppServer if on == "granian" else AppServer
+        app = runner(create_app(settings, **kwargs)).start()
         started.append(app)
         return app
 

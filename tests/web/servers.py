@@ -3,6 +3,7 @@ proxy that can cut every connection passing through it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import select
 import socket
@@ -19,6 +20,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 __all__ = [
     "AppServer",
     "CutProxy",
+    "GranianAppServer",
     "Event",
     "LiveStream",
     "Received",
@@ -65,6 +67,55 @@ class AppServer:
         self.server.should_exit = True
         self.thread.join(10)
         self.socket.close()
+
+
+class GranianAppServer:
+    """granian's embedded server (the `granian` extra) serving an ASGI app in a
+    background thread on 127.0.0.1, with the same interface as AppServer."""
+
+    def __init__(self, app: Any) -> None:
+        from granian.constants import HTTPModes, Interfaces
+        from granian.server.embed import Server
+
+        self.app = app
+        with socket.socket() as probe:  # granian binds its own socket
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.server = Server(
+            app,
+            address="127.0.0.1",
+            port=self.port,
+            interface=Interfaces.ASGI,
+            websockets=False,
+            http=HTTPModes.http1,
+            log_enabled=False,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def start(self) -> GranianAppServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if not self.thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the app server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.stop)
+        self.thread.join(10)
 
 
 @dataclass(frozen=True)

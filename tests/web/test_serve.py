@@ -134,3 +134,30 @@ def test_serve_defaults_to_the_embedded_model_when_no_key_is_set(tmp_path: Path)
     finally:
         stop(process)
     assert "local/smollm2-135m-instruct" in banner
+
+
+def test_serve_on_granian_answers_the_sse_route_and_stops_cleanly(
+    server: ProviderServer, tmp_path: Path
+) -> None:
+    pytest.importorskip("granian", reason="the granian extra is not installed")
+    server.enqueue(stream_reply(openai_chunks(["On ", "granian"])))
+    port = free_port()
+    env = serve_env(OPENAI_API_KEY=SECRET, OPENAI_BASE_URL=f"{server.url}/v1")
+    args = ["--port", str(port), "--provider", "openai", "--server", "granian"]
+    process = start(args, env, tmp_path)
+    try:
+        wait_until_serving(process, port)
+        with httpx2.Client(timeout=10) as client:
+            received = read_sse(
+                client, f"http://127.0.0.1:{port}/api/stream-chat", params={"task": "Go"}
+            )
+        assert received.headers["content-type"] == "text/event-stream"
+        chunks = [p["chunk"] for p in received.payloads if p["type"] == "chunk"]
+        assert "".join(chunks) == "On granian"
+        stream_id = received.payloads[0]["stream_id"]
+        ids = [event.id for event in received.events]
+        assert ids == [f"{stream_id}-{n}" for n in range(len(ids))]
+    finally:
+        out, err = stop(process)
+    assert process.returncode == 0, err
+    assert SECRET not in out + err

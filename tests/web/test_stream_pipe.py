@@ -12,8 +12,17 @@ from typing import Any
 import pytest
 
 from laraflowai.broadcast import MemoryStreamRegistry
-from laraflowai.broadcast._eager import run_eagerly
+from laraflowai.broadcast._eager import WRITTEN, finish, writes
 from laraflowai.broadcast._log import EventLog
+
+
+def _line(stream_id: str, index: int, payload: bytes) -> bytes:
+    return b"%d %s\n" % (index, payload)
+
+
+def _lines(data: bytes) -> list[tuple[int, bytes]]:
+    """What writes of `_line` frames carried: (index, payload) per event."""
+    return [(int(i), p) for i, _, p in (line.partition(b" ") for line in data.splitlines())]
 
 
 def test_the_log_gives_back_every_payload_exactly() -> None:
@@ -28,13 +37,42 @@ def test_the_log_gives_back_every_payload_exactly() -> None:
         {"type": "custom", "nested": {"list": [1, 2.5, None, True]}},
         {"type": "complete", "finish_reason": "stop", "usage": {"total_tokens": 3}},
     ]
-    for payload in payloads:
-        assert log.append(payload)[0] == payload["type"]
+    for index, payload in enumerate(payloads):
+        assert log.append(payload)[:2] == (index, payload["type"])
     assert len(log) == len(payloads)
     assert [json.loads(data) for data in log.payloads(0, len(log))] == payloads
     assert [log.kind(index) for index in range(len(log))] == [p["type"] for p in payloads]
     # Compact: the plain chunks' envelopes are not stored.
     assert log.payload(1) == '{"type":"chunk","chunk":"Привіт, "}'.encode()
+
+
+def test_a_str_is_a_plain_chunk_stored_and_read_back_as_one() -> None:
+    log = EventLog()
+    assert log.append("tok ") == (0, "chunk", b'{"type":"chunk","chunk":"tok "}')
+    log.append({"type": "chunk", "chunk": "tok "})
+    assert log.payload(0) == log.payload(1)
+    assert log.kind(0) == "chunk"
+
+
+async def test_a_producer_may_yield_plain_chunks_as_str() -> None:
+    async def events() -> AsyncIterator[Any]:
+        yield "Hello, "
+        yield {"type": "chunk", "chunk": "world"}
+        yield {"type": "complete"}
+
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(events())
+    subscription = await registry.subscribe(stream_id)
+    entries = [entry async for entry in subscription]
+    assert [entry.payload() for entry in entries[1:]] == [
+        {"type": "chunk", "chunk": "Hello, "},
+        {"type": "chunk", "chunk": "world"},
+        {"type": "complete"},
+    ]
+    info = await registry.info(stream_id)
+    assert info is not None and info.status == "complete"
+    await subscription.aclose()
+    await registry.aclose()
 
 
 def test_the_log_refuses_an_event_without_a_type() -> None:
@@ -46,46 +84,41 @@ def test_the_log_refuses_an_event_without_a_type() -> None:
     assert len(log) == 0
 
 
-async def test_run_eagerly_finishes_in_place_or_in_a_task_that_can_be_cancelled() -> None:
-    done: list[str] = []
-
-    async def at_once() -> None:
-        done.append("at once")
-
-    assert run_eagerly(at_once()) is None
-    assert done == ["at once"]
-
+async def test_writes_run_in_place_or_finish_in_a_task_that_can_be_cancelled() -> None:
+    done: list[bytes] = []
     gate = asyncio.Event()
 
-    async def waits() -> None:
-        done.append("started")
-        await gate.wait()
-        done.append("finished")
+    async def write(data: bytes) -> None:
+        done.append(data)
+        if data == b"wait":
+            await gate.wait()
+            done.append(b"finished")
+        elif data == b"sleep":
+            try:
+                await asyncio.sleep(60)
+            finally:
+                done.append(b"cleaned up")
+        elif data == b"fail":
+            raise OSError("gone")
 
-    rest = run_eagerly(waits())
-    assert rest is not None and done[-1] == "started"
+    generator = writes(write)
+    assert generator.send(b"at once") is WRITTEN and done == [b"at once"]
+    rest = finish(generator, generator.send(b"wait"))
+    assert done[-1] == b"wait"
     gate.set()
     await rest
-    assert done[-1] == "finished"
+    assert done[-1] == b"finished"
+    assert generator.send(b"again") is WRITTEN  # the same generator runs the next write
 
-    async def cleans_up() -> None:
-        try:
-            await asyncio.sleep(60)
-        finally:
-            done.append("cleaned up")
-
-    rest = run_eagerly(cleans_up())
-    assert rest is not None
-    rest.cancel()  # before the task's first step: the coroutine still sees it
+    rest = finish(generator, generator.send(b"sleep"))
+    rest.cancel()  # before the task's first step: the write still sees it
     with pytest.raises(asyncio.CancelledError):
         await rest
-    assert done[-1] == "cleaned up"
+    assert done[-1] == b"cleaned up"
 
-    async def fails() -> None:
-        raise OSError("gone")
-
+    generator = writes(write)
     with pytest.raises(OSError, match="gone"):
-        run_eagerly(fails())
+        generator.send(b"fail")
 
 
 async def _chunks(count: int, gate: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -105,18 +138,18 @@ async def test_a_listener_whose_writes_wait_does_not_hold_up_the_producer_or_the
     slow_seen: list[int] = []
     unblock_slow = asyncio.Event()
 
-    async def fast(first: int, payloads: list[bytes]) -> None:
-        fast_seen.extend(range(first, first + len(payloads)))
+    async def fast(data: bytes) -> None:
+        fast_seen.extend(index for index, _ in _lines(data))
 
-    async def slow(first: int, payloads: list[bytes]) -> None:
-        slow_seen.extend(range(first, first + len(payloads)))
-        if first == 3:  # its socket is full from here on
+    async def slow(data: bytes) -> None:
+        slow_seen.extend(index for index, _ in _lines(data))
+        if slow_seen[-1] == 3:  # its socket is full from here on
             await unblock_slow.wait()
 
     fast_sub = await registry.subscribe(stream_id)
     slow_sub = await registry.subscribe(stream_id)
-    fast_pipe = asyncio.create_task(fast_sub.pipe(fast))
-    slow_pipe = asyncio.create_task(slow_sub.pipe(slow))
+    fast_pipe = asyncio.create_task(fast_sub.pipe(_line, fast))
+    slow_pipe = asyncio.create_task(slow_sub.pipe(_line, slow))
     gate.set()
     await asyncio.wait_for(fast_pipe, 5)  # finished while the slow one still waits
     assert fast_seen == list(range(42))
@@ -135,22 +168,22 @@ async def test_closing_ends_a_pipe_and_a_failing_write_ends_it_with_its_error() 
     stream_id = await registry.start(_chunks(10, gate))
     seen: list[int] = []
 
-    async def write(first: int, payloads: list[bytes]) -> None:
-        seen.extend(range(first, first + len(payloads)))
+    async def write(data: bytes) -> None:
+        seen.extend(index for index, _ in _lines(data))
 
     subscription = await registry.subscribe(stream_id)
-    pipe = asyncio.create_task(subscription.pipe(write))
+    pipe = asyncio.create_task(subscription.pipe(_line, write))
     while len(seen) < 6:  # start + the chunks before the gate
         await asyncio.sleep(0)
     await subscription.aclose()
     await asyncio.wait_for(pipe, 5)
 
-    async def broken(first: int, payloads: list[bytes]) -> None:
+    async def broken(data: bytes) -> None:
         raise ConnectionResetError("the client went away")
 
     again = await registry.subscribe(stream_id, after=2)
     with pytest.raises(ConnectionResetError):
-        await asyncio.wait_for(again.pipe(broken), 5)
+        await asyncio.wait_for(again.pipe(_line, broken), 5)
     await again.aclose()
     gate.set()
     await registry.aclose()
@@ -162,18 +195,19 @@ async def test_pipe_resumes_after_the_given_event_and_returns_once_the_stream_is
     first = await registry.subscribe(stream_id)
     seen: list[bytes] = []
 
-    async def write(index: int, payloads: list[bytes]) -> None:
-        seen.extend(payloads)
+    async def write(data: bytes) -> None:
+        seen.extend(payload for _, payload in _lines(data))
 
-    await asyncio.wait_for(first.pipe(write), 5)
+    await asyncio.wait_for(first.pipe(_line, write), 5)
     await first.aclose()
     resumed: list[tuple[int, int]] = []
 
-    async def later(index: int, payloads: list[bytes]) -> None:
-        resumed.append((index, len(payloads)))
+    async def later(data: bytes) -> None:
+        lines = _lines(data)
+        resumed.append((lines[0][0], len(lines)))
 
     second = await registry.subscribe(stream_id, after=3)
-    await asyncio.wait_for(second.pipe(later), 5)
+    await asyncio.wait_for(second.pipe(_line, later), 5)
     await second.aclose()
     assert [json.loads(p)["type"] for p in seen] == ["start", *["chunk"] * 5, "complete"]
     assert resumed == [(4, 3)]  # one write with the whole backlog
@@ -185,12 +219,12 @@ async def test_a_closed_subscription_pipes_nothing() -> None:
     stream_id = await registry.start(_chunks(3))
     subscription = await registry.subscribe(stream_id)
     await subscription.aclose()
-    written: list[int] = []
+    written: list[bytes] = []
 
-    async def write(first: int, payloads: list[bytes]) -> None:
-        written.append(first)
+    async def write(data: bytes) -> None:
+        written.append(data)
 
-    await asyncio.wait_for(subscription.pipe(write), 5)
+    await asyncio.wait_for(subscription.pipe(_line, write), 5)
     assert written == []
     await registry.aclose()
 

@@ -4,6 +4,7 @@ follow them, resume them after a dropped connection, or stop them."""
 from typing import TYPE_CHECKING
 
 from .base import (
+    Framer,
     StreamEntry,
     StreamInfo,
     StreamRegistry,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .redis import RedisStreamRegistry
 
 __all__ = [
+    "Framer",
     "MemoryStreamRegistry",
     "RedisStreamRegistry",
     "StreamEntry",

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from .._exceptions import LaraFlowAIError
 
 __all__ = [
+    "Framer",
     "StreamEntry",
     "StreamInfo",
     "StreamRegistry",
@@ -32,8 +33,12 @@ __all__ = [
 
 StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
-# write(index of the first, their JSON payloads): how a listener takes events.
-Writer = Callable[[int, list[bytes]], Coroutine[Any, Any, None]]
+# frame(stream id, index, JSON payload): one event as its listener's wire wants it
+# (an SSE frame, say). Called once per event for all the listeners of a stream
+# that pipe with the same function, which share the bytes.
+Framer = Callable[[str, int, bytes], bytes]
+# write(frames): one or more whole frames, joined; how a listener takes events.
+Writer = Callable[[bytes], Coroutine[Any, Any, None]]
 
 
 class UnknownStreamError(LaraFlowAIError, LookupError):
@@ -92,12 +97,14 @@ class Subscription(ABC):
     async def aclose(self) -> None:
         """Detach from the stream (idempotent)."""
 
-    async def pipe(self, write: Writer) -> None:
-        """Hand every entry from the cursor to `write` until the stream ends or
-        this subscription is closed (which makes `pipe` return at once). An
-        error raised by `write` ends the piping and propagates."""
+    async def pipe(self, frame: Framer, write: Writer) -> None:
+        """Hand every entry from the cursor to `write`, encoded by `frame`,
+        until the stream ends or this subscription is closed (which makes
+        `pipe` return at once). Entries that are ready together go in one
+        write. An error raised by `write` ends the piping and propagates."""
+        stream_id = self.stream_id
         while batch := await self.next():
-            await write(batch[0].index, [entry.data for entry in batch])
+            await write(b"".join(frame(stream_id, entry.index, entry.data) for entry in batch))
 
     async def __aiter__(self) -> AsyncIterator[StreamEntry]:
         while batch := await self.next():

@@ -6,6 +6,9 @@ producer's own task as each event is appended, with no task switch while its
 socket takes the bytes at once; one whose socket is full catches up from the
 log in a task of its own, without holding up the producer or the others.
 Listeners that read with `next()` wait on a future resolved by the append.
+Besides the event dicts every registry takes, a producer may yield a plain
+chunk as a str (short for `{"type": "chunk", "chunk": ...}`, a dict fewer
+per chunk).
 All of it belongs to one event loop: call it from the loop that serves your app.
 """
 
@@ -15,13 +18,14 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any
 
-from ._eager import run_eagerly
+from ._eager import WRITTEN, finish, writes
 from ._log import EventLog
 from .base import (
     TERMINAL_TYPES,
+    Framer,
     StreamEntry,
     StreamInfo,
     StreamRegistry,
@@ -67,7 +71,8 @@ class _Stream:
 
 class _MemorySubscription(Subscription):
     __slots__ = (
-        "stream_id", "_registry", "_stream", "_cursor", "_closed", "_write", "_writing", "_piped",
+        "stream_id", "_registry", "_stream", "_cursor", "_closed", "_frame", "_writes", "_writing",
+        "_piped",
     )  # fmt: skip
 
     def __init__(self, registry: MemoryStreamRegistry, stream: _Stream, cursor: int) -> None:
@@ -76,7 +81,8 @@ class _MemorySubscription(Subscription):
         self._stream = stream
         self._cursor = cursor
         self._closed = False
-        self._write: Writer | None = None
+        self._frame: Framer | None = None
+        self._writes: Generator[Any, bytes, None] | None = None  # runs this listener's writes
         self._writing: asyncio.Future[None] | None = None  # a write that had to wait
         self._piped: asyncio.Future[None] | None = None  # what pipe() awaits
 
@@ -108,44 +114,62 @@ class _MemorySubscription(Subscription):
                     stream.waiters.remove(waiter)
         return []
 
-    async def pipe(self, write: Writer) -> None:
+    async def pipe(self, frame: Framer, write: Writer) -> None:
         if self._piped is not None:
             raise RuntimeError("this subscription is already being piped")
-        self._write = write
-        self._piped = asyncio.get_running_loop().create_future()
+        self._frame = frame
+        self._writes = writes(write)
+        self._piped = piped = asyncio.get_running_loop().create_future()
+        if self._closed:
+            return
         self._stream.pipes.append(self)
         try:
             self._flush()
-            await self._piped
+            await piped
         finally:
             self._release()
             if self._writing is not None:
                 self._writing.cancel()
 
-    def _flush(self, latest: bytes | None = None) -> None:
-        """Write whatever the listener has not had yet, in place while the
-        socket takes it; called on subscribe and after every append (with the
-        appended event's JSON, the usual whole of what a listener lacks)."""
-        stream, write, piped = self._stream, self._write, self._piped
-        assert write is not None and piped is not None
-        while self._writing is None and not piped.done():
-            start, end = self._cursor, len(stream.log)
-            if start >= end or self._closed:
-                if stream.status != "running" or self._closed:
-                    piped.set_result(None)
-                return
+    def _send(self, data: bytes) -> None:
+        """Start writing `data`: in place while the socket takes it, else the
+        rest in a task, after which the listener catches up from the log."""
+        assert self._writes is not None
+        try:
+            waiting_on = self._writes.send(data)
+        except Exception as error:
+            self._failed(error)
+            return
+        if waiting_on is not WRITTEN:
+            self._wait(waiting_on)
+
+    def _wait(self, waiting_on: Any) -> None:
+        assert self._writes is not None
+        self._writing = writing = finish(self._writes, waiting_on)
+        writing.add_done_callback(self._written)
+
+    def _failed(self, error: Exception) -> None:
+        """The connection is gone: this listener is done."""
+        assert self._piped is not None
+        if not self._piped.done():
+            self._piped.set_exception(error)
+
+    def _flush(self) -> None:
+        """Write whatever the listener has not had yet, all of it in one write,
+        unless a write is under way; end the pipe once the ended stream is read."""
+        stream, piped = self._stream, self._piped
+        if self._writing is not None or piped is None or piped.done():
+            return
+        start, end = self._cursor, len(stream.log)
+        if start < end:
             self._cursor = end
-            if latest is not None and end - start == 1:
-                payloads = [latest]
-            else:
-                payloads = stream.log.payloads(start, end)
-            try:
-                self._writing = run_eagerly(write(start, payloads))
-            except Exception as error:  # the connection is gone: this listener is done
-                piped.set_exception(error)
+            frame, log, stream_id = self._frame, stream.log, stream.id
+            assert frame is not None
+            self._send(b"".join(frame(stream_id, i, log.payload(i)) for i in range(start, end)))
+            if self._writing is not None or piped.done():
                 return
-            if self._writing is not None:
-                self._writing.add_done_callback(self._written)
+        if stream.status != "running":
+            piped.set_result(None)
 
     def _written(self, writing: asyncio.Future[None]) -> None:
         self._writing = None
@@ -198,7 +222,7 @@ class MemoryStreamRegistry(StreamRegistry):
 
     async def start(
         self,
-        events: AsyncIterator[Mapping[str, Any]],
+        events: AsyncIterator[Mapping[str, Any] | str],
         *,
         meta: Mapping[str, Any] | None = None,
     ) -> str:
@@ -277,7 +301,7 @@ class MemoryStreamRegistry(StreamRegistry):
             stream.ended_at,
         )
 
-    async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any]]) -> None:
+    async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any] | str]) -> None:
         try:
             async for payload in events:
                 if stream.status != "running":  # ended meanwhile (stop() gave up waiting)
@@ -300,9 +324,10 @@ class MemoryStreamRegistry(StreamRegistry):
             if aclose is not None:
                 await aclose()
 
-    def _append(self, stream: _Stream, payload: Mapping[str, Any]) -> None:
-        kind, data = stream.log.append(payload)
+    def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
+        index, kind, data = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
+            assert not isinstance(payload, str)  # a str is a chunk
             if kind == "error":
                 status: StreamStatus = "error"
             elif payload.get("stopped"):
@@ -313,8 +338,28 @@ class MemoryStreamRegistry(StreamRegistry):
         if stream.waiters:
             _wake(stream)
         if stream.pipes:
+            # Each event to every piped listener. One that has had everything
+            # before it and is not waiting for its socket (nearly always all of
+            # them) gets it now, encoded once for all that share its framer; the
+            # others catch up from the log when their write ends.
+            framer: Framer | None = None
+            frame = b""
+            ended = stream.status != "running"
             for pipe in tuple(stream.pipes):
-                pipe._flush(data)
+                if pipe._cursor == index and pipe._writing is None:
+                    if pipe._frame is not framer:
+                        framer = pipe._frame
+                        frame = framer(stream.id, index, data)  # type: ignore[misc]
+                    pipe._cursor = index + 1
+                    try:
+                        waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
+                    except Exception as error:
+                        pipe._failed(error)
+                        continue
+                    if waiting_on is not WRITTEN:
+                        pipe._wait(waiting_on)
+                if ended:
+                    pipe._flush()
 
     def _finalize(self, stream: _Stream) -> None:
         """Give a stream whose producer is over its last event, if it has none."""

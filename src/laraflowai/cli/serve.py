@@ -1,4 +1,5 @@
-"""`laraflowai serve`: the chat page and the streaming API on uvicorn.
+"""`laraflowai serve`: the chat page and the streaming API on uvicorn (or on
+granian with `--server granian`, the `granian` extra).
 
 Loopback only unless an API token is set: the streaming route would otherwise
 let anyone who can reach the port spend the owner's provider credits.
@@ -7,9 +8,11 @@ let anyone who can reach the port spend the owner's provider credits.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ipaddress
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -21,6 +24,9 @@ from ..providers import provider_names
 __all__ = ["add_serve_command", "check_host", "run_serve"]
 
 _INSTALL_HINT = 'laraflowai serve needs the web extra: pip install "laraflowai[web]"'
+_GRANIAN_HINT = (
+    'laraflowai serve --server granian needs the granian extra: pip install "laraflowai[granian]"'
+)
 
 
 def _port(text: str) -> int:
@@ -53,6 +59,13 @@ def add_serve_command(commands: Any) -> None:
         "--token",
         help="API token the API routes require (default: LARAFLOWAI_API_TOKEN, which keeps "
         "it out of the process list)",
+    )
+    serve.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        default="uvicorn",
+        help="the HTTP server (default uvicorn; granian needs the granian extra and logs "
+        "no requests)",
     )
     serve.add_argument(
         "--log-level",
@@ -97,6 +110,12 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write(f"laraflowai: error: {_INSTALL_HINT}\n")
         return 1
+    if args.server == "granian":
+        try:
+            import granian  # noqa: F401
+        except ImportError:
+            sys.stderr.write(f"laraflowai: error: {_GRANIAN_HINT}\n")
+            return 1
     # Refuse a provider that cannot answer now, not on the first request.
     agent = Agent(args.role, args.goal, args.provider, args.model, base_url=args.base_url)
     app = create_app(
@@ -115,6 +134,9 @@ def run_serve(args: argparse.Namespace) -> int:
         + ("; the API needs the token (open the page and enter it)" if token else ""),
         flush=True,
     )
+    if args.server == "granian":
+        _serve_on_granian(app, args.host, args.port, args.log_level)
+        return 0
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -134,3 +156,35 @@ def run_serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0
+
+
+def _serve_on_granian(app: Any, host: str, port: int, log_level: str) -> None:
+    """granian's embedded server, in this process (the app is built here, from
+    the command line), one worker, until SIGINT or SIGTERM."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.auto,
+        websockets=False,
+        log_level=LogLevels(log_level),
+        log_access=False,
+    )
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.stop)
+        await server.serve()
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve())
+    else:
+        uvloop.run(serve())

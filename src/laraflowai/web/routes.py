@@ -19,12 +19,13 @@ A crew's events after `start` also carry `task_index` and `agent`, with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .._secrets import redact
 from ..broadcast import (
@@ -51,6 +52,21 @@ def error_response(
     if param is not None:
         error["param"] = param
     return JSONResponse({"error": error}, status_code=status)
+
+
+class _Streaming:
+    """A streaming endpoint as a plain ASGI app: Starlette would wrap a
+    function endpoint's `send` once more, a coroutine per event for nothing
+    (its exception handlers still apply: the app's middleware has them)."""
+
+    __slots__ = ("endpoint",)
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
@@ -82,10 +98,10 @@ class StreamRoutes:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/stream-chat", self.stream_chat, methods=["GET"]),
+            Route("/api/stream-chat", _Streaming(self.stream_chat), methods=["GET"]),
             Route("/api/stream-chat/{stream_id}/stop", self.stop, methods=["POST"]),
             Route("/api/stream-chat/{stream_id}", self.status, methods=["GET"]),
-            Route("/api/stream-crew", self.stream_crew, methods=["GET", "POST"]),
+            Route("/api/stream-crew", _Streaming(self.stream_crew), methods=["GET", "POST"]),
             Route("/api/session", self.session, methods=["GET", "POST"]),
         ]
 

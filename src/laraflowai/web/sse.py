@@ -1,24 +1,26 @@
-"""Server-sent events: frames and the response that streams them.
+"""Server-sent events: frames and the responses that stream them.
 
-Frames follow WIRE-FORMATS.md section 1 (the WHATWG event-stream format): one
-`data:` line per payload line, `id:` without CR/LF, a blank line after each
-event, `:` comments for keep-alive. `EventStreamResponse` sends the headers
-that stop proxies buffering, a `retry:` field first, keep-alive comments while
-nothing else is sent, and notices a client that goes away even while the
-stream is silent, so the caller can stop paying for it.
+Frames follow https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation:
+one `data:` line per payload line, `id:` without CR/LF, a blank line after
+each event, `:` comments for keep-alive. Both responses send the headers that
+stop proxies buffering, a `retry:` field first and keep-alive comments while
+nothing else is sent, and notice a client that goes away even while the stream
+is silent, so the caller can stop paying for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import re
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Coroutine, Mapping
+from typing import Any
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..broadcast import Subscription
-from ..broadcast._eager import run_eagerly
 
 __all__ = [
     "SSE_HEADERS",
@@ -27,6 +29,7 @@ __all__ = [
     "encode_comment",
     "encode_event",
     "encode_retry",
+    "encode_stream_event",
 ]
 
 SSE_HEADERS = {
@@ -35,8 +38,11 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
+# Encoded once: each stream would otherwise hold its own (17 objects, about 850 bytes).
+_RAW_SSE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 KEEP_ALIVE = b": keep-alive\n\n"
+_KEEP_ALIVE_MESSAGE: Message = {"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True}
 
 
 def encode_event(data: str, *, id: str | None = None, event: str | None = None) -> bytes:
@@ -69,105 +75,144 @@ def encode_retry(milliseconds: int) -> bytes:
     return f"retry: {int(milliseconds)}\n\n".encode("ascii")
 
 
-class EventStreamResponse(Response):
-    """Stream already-encoded SSE frames (bytes) from an async iterable.
+def encode_stream_event(stream_id: str, index: int, payload: bytes) -> bytes:
+    """A registry event as one frame, `id: <stream_id>-<index>` and its JSON.
+    Compact JSON escapes CR and LF, so it is one `data:` line (no need for the
+    general `encode_event`). The registry calls it once per event for all the
+    listeners of a stream."""
+    return b"id: %s-%d\ndata: %s\n\n" % (stream_id.encode(), index, payload)
 
-    `retry` (ms) is sent first; with `keep_alive` (seconds) a comment goes out
-    whenever nothing was sent for that long. When the client disconnects the
-    iteration is cancelled and the iterator closed (`aclose()`), at once, even
-    while it is waiting for its next frame.
-    """
+
+class _KeepAliveTimer:
+    """One timer for every stream of an event loop with the same keep-alive
+    period: each half period, a stream that sent nothing since the last tick
+    gets a comment, which counts as a write. So no stream is silent for longer
+    than the period, and a busy one pays one flag per write, no clock or timer."""
+
+    __slots__ = ("handle", "key", "loop", "streams", "tick_every")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+        self.loop = loop
+        self.key = (loop, period)
+        self.tick_every = period / 2
+        self.streams: set[_EventStream] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, stream: _EventStream) -> None:
+        self.streams.add(stream)
+        if self.handle is None:
+            self.handle = self.loop.call_later(self.tick_every, self._tick)
+
+    def _tick(self) -> None:
+        if not self.streams:
+            self.handle = None
+            if _timers.get(self.key) is self:
+                del _timers[self.key]
+            return
+        for stream in tuple(self.streams):
+            stream._keep_alive_tick()
+        self.handle = self.loop.call_later(self.tick_every, self._tick)
+
+
+_timers: dict[tuple[asyncio.AbstractEventLoop, float], _KeepAliveTimer] = {}
+
+
+def _keep_alive_timer(period: float) -> _KeepAliveTimer:
+    loop = asyncio.get_running_loop()
+    timer = _timers.get((loop, period))
+    if timer is None:
+        for key in [key for key in _timers if key[0].is_closed()]:
+            del _timers[key]
+        timer = _timers[(loop, period)] = _KeepAliveTimer(loop, period)
+    return timer
+
+
+def _coroutine_send(send: Send) -> Any:
+    """`send` as a function returning a coroutine, which the registry runs in
+    place; Starlette's and uvicorn's are, a server's own might return another
+    awaitable."""
+    if inspect.iscoroutinefunction(send):
+        return send
+
+    async def wrapped(message: Message) -> None:
+        await send(message)
+
+    return wrapped
+
+
+class _EventStream(Response):
+    """What both responses share: the headers, `retry:`, keep-alive comments
+    from the shared timer, and a watch for the client going away."""
 
     media_type = "text/event-stream"
 
     def __init__(
         self,
-        frames: AsyncIterable[bytes] | None,
         *,
-        retry: int | None = None,
-        keep_alive: float | None = None,
-        status_code: int = 200,
-        headers: Mapping[str, str] | None = None,
+        retry: int | None,
+        keep_alive: float | None,
+        status_code: int,
+        headers: Mapping[str, str] | None,
     ) -> None:
-        self.frames = frames
         self.retry = retry
         self.keep_alive = keep_alive
         self.status_code = status_code
         self.background = None
-        self.init_headers({**SSE_HEADERS, **(headers or {})})
+        # A list of its own (middleware may add to it in place) of shared tuples.
+        raw = list(_RAW_SSE_HEADERS)
+        if headers:
+            given = {name.lower(): value for name, value in headers.items()}
+            raw = [header for header in raw if header[0].decode() not in given]
+            raw += [
+                (name.encode("latin-1"), value.encode("latin-1")) for name, value in given.items()
+            ]
+        self.raw_headers = raw
         self.disconnected = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._send = _coroutine_send(send)
+        self._quiet = False  # nothing sent since the keep-alive timer's last tick
+        self._keep_alive_send: asyncio.Future[None] | None = None
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        loop = asyncio.get_running_loop()
-        self._send = send
-        self._clock = loop.time
-        self._writing = 0  # writes waiting for the socket
         if self.retry is not None:
-            await self._write(encode_retry(self.retry))
-        self._last_write = loop.time()
-        # A timer, not a task: nothing per stream runs while the stream is busy.
-        self._keep_alive: asyncio.TimerHandle | None = None
-        self._keep_alive_send: asyncio.Future[None] | None = None
-        if self.keep_alive:
-            self._keep_alive = loop.call_later(self.keep_alive, self._keep_alive_tick)
+            await send(
+                {"type": "http.response.body", "body": encode_retry(self.retry), "more_body": True}
+            )
+        timer = _keep_alive_timer(self.keep_alive) if self.keep_alive else None
+        if timer is not None:
+            timer.add(self)
         watch = asyncio.create_task(self._watch(receive))
         try:
             await self._deliver(watch)
         finally:
             watch.cancel()
-            if self._keep_alive is not None:
-                self._keep_alive.cancel()
+            if timer is not None:
+                timer.streams.discard(self)
             if self._keep_alive_send is not None:
                 self._keep_alive_send.cancel()
         if not self.disconnected:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _write(self, data: bytes) -> None:
-        """One or more whole frames, so keep-alive comments go only between them."""
-        self._last_write = self._clock()
-        self._writing += 1
-        try:
-            await self._send({"type": "http.response.body", "body": data, "more_body": True})
-        finally:
-            self._writing -= 1
+    def _write(self, data: bytes) -> Coroutine[Any, Any, None]:
+        """Send one or more whole frames, so keep-alive comments go only between them."""
+        self._quiet = False
+        return self._send({"type": "http.response.body", "body": data, "more_body": True})  # type: ignore[no-any-return]
 
     def _keep_alive_tick(self) -> None:
-        assert self.keep_alive
-        wait = self._last_write + self.keep_alive - self._clock()
-        if wait <= 0:
-            wait = self.keep_alive
-            if not self._writing:
-                try:
-                    self._keep_alive_send = run_eagerly(self._write(KEEP_ALIVE))
-                except Exception:  # the client is gone; the watcher ends the response
-                    return
-        self._keep_alive = asyncio.get_running_loop().call_later(wait, self._keep_alive_tick)
+        if not self._quiet:
+            self._quiet = True
+        elif self._keep_alive_send is None or self._keep_alive_send.done():
+            self._keep_alive_send = asyncio.ensure_future(self._send_keep_alive())
+            self._quiet = False
+
+    async def _send_keep_alive(self) -> None:
+        with contextlib.suppress(Exception):  # the client is gone; the watch ends the response
+            await self._send(_KEEP_ALIVE_MESSAGE)
 
     async def _deliver(self, watch: asyncio.Task[None]) -> None:
-        pump = asyncio.create_task(self._pump())
-        try:
-            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            pump.cancel()
-            # Let the pump close the frame iterator (and whatever it holds) before we return.
-            await asyncio.gather(pump, return_exceptions=True)
-        if not pump.cancelled() and (error := pump.exception()) is not None:
-            raise error
-
-    async def _pump(self) -> None:
-        if self.frames is None:
-            return
-        frames = aiter(self.frames)
-        try:
-            async for frame in frames:
-                await self._write(frame)
-        finally:
-            aclose = getattr(frames, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        raise NotImplementedError
 
     async def _watch(self, receive: Receive) -> None:
         while True:
@@ -181,11 +226,57 @@ class EventStreamResponse(Response):
         pass
 
 
-class SubscriptionResponse(EventStreamResponse):
+class EventStreamResponse(_EventStream):
+    """Stream already-encoded SSE frames (bytes) from an async iterable.
+
+    `retry` (ms) is sent first; with `keep_alive` (seconds) a comment goes out
+    when nothing was sent for that long. When the client disconnects the
+    iteration is cancelled and the iterator closed (`aclose()`), at once, even
+    while it is waiting for its next frame.
+    """
+
+    def __init__(
+        self,
+        frames: AsyncIterable[bytes],
+        *,
+        retry: int | None = None,
+        keep_alive: float | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            retry=retry, keep_alive=keep_alive, status_code=status_code, headers=headers
+        )
+        self.frames = frames
+
+    async def _deliver(self, watch: asyncio.Task[None]) -> None:
+        pump = asyncio.create_task(self._pump())
+        try:
+            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pump.cancel()
+            # Let the pump close the frame iterator (and whatever it holds) before we return.
+            await asyncio.gather(pump, return_exceptions=True)
+        if not pump.cancelled() and (error := pump.exception()) is not None:
+            raise error
+
+    async def _pump(self) -> None:
+        frames = aiter(self.frames)
+        try:
+            async for frame in frames:
+                await self._write(frame)
+        finally:
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class SubscriptionResponse(_EventStream):
     """Stream a registry subscription's events as SSE, each `id: <stream_id>-<n>`.
 
     The registry writes each event to this connection as it is appended
-    (`Subscription.pipe`), so an event costs no task switch of its own; the
+    (`Subscription.pipe`), encoded once for every listener of the stream, so
+    an event costs no task switch and no work of this response's own; the
     client going away closes the subscription."""
 
     def __init__(
@@ -196,27 +287,12 @@ class SubscriptionResponse(EventStreamResponse):
         keep_alive: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(None, retry=retry, keep_alive=keep_alive, headers=headers)
+        super().__init__(retry=retry, keep_alive=keep_alive, status_code=200, headers=headers)
         self.subscription = subscription
-        self._stream_id = subscription.stream_id.encode()
 
     async def _deliver(self, watch: asyncio.Task[None]) -> None:
         async with self.subscription:
-            await self.subscription.pipe(self._frames)
-
-    async def _frames(self, first: int, payloads: list[bytes]) -> None:
-        # Payloads are compact JSON, which escapes CR and LF: each is one `data:`
-        # line, so the general encode_event() is not needed here.
-        prefix = self._stream_id
-        if len(payloads) == 1:
-            await self._write(b"id: %s-%d\ndata: %s\n\n" % (prefix, first, payloads[0]))
-        else:
-            await self._write(
-                b"".join(
-                    b"id: %s-%d\ndata: %s\n\n" % (prefix, index, payload)
-                    for index, payload in enumerate(payloads, first)
-                )
-            )
+            await self.subscription.pipe(encode_stream_event, self._write)
 
     async def _on_disconnect(self) -> None:
         await self.subscription.aclose()
