@@ -24,6 +24,7 @@ from ._exceptions import (
     StreamCancelledError,
     StreamInterruptedError,
     StreamTimeoutError,
+    UnknownStreamError,
 )
 from ._facade import FlowAI
 from .crew import Agent, Crew, CrewEvent, CrewResult, Task, TaskResult
@@ -75,5 +76,6 @@ __all__ = [
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",
+    "UnknownStreamError",
     "Usage",
 ]

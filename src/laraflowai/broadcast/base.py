@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-from .._exceptions import LaraFlowAIError
+from .._exceptions import UnknownStreamError
 
 __all__ = [
     "Framer",
@@ -39,10 +39,6 @@ TERMINAL_TYPES = frozenset({"complete", "error"})
 Framer = Callable[[str, int, bytes], bytes]
 # write(frames): one or more whole frames, joined; how a listener takes events.
 Writer = Callable[[bytes], Coroutine[Any, Any, None]]
-
-
-class UnknownStreamError(LaraFlowAIError, LookupError):
-    """No stream has this id: it never existed, or its retention window ended."""
 
 
 @dataclass(frozen=True, slots=True)

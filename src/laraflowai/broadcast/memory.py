@@ -50,7 +50,7 @@ _STATUS_BY_REASON: dict[str, StreamStatus] = {
 
 class _Stream:
     __slots__ = (
-        "id", "log", "waiters", "pipes", "listeners", "task", "status", "cancel_reason",
+        "id", "log", "waiters", "pipes", "listeners", "task", "events", "status", "cancel_reason",
         "started_at", "ended_at", "grace_timer", "expiry_timer",
     )  # fmt: skip
 
@@ -63,6 +63,7 @@ class _Stream:
         self.task: asyncio.Task[None] | None = None
         self.status: StreamStatus = "running"
         self.cancel_reason: str | None = None
+        self.events: Any = None  # the producer: its cancel(reason) stops a response at once
         self.started_at = time.time()
         self.ended_at: float | None = None
         self.grace_timer: asyncio.TimerHandle | None = None
@@ -233,6 +234,7 @@ class MemoryStreamRegistry(StreamRegistry):
         task = asyncio.create_task(self._run(stream, events), name=f"laraflowai-{stream_id}")
         task.add_done_callback(lambda _: self._finalize(stream))
         stream.task = task
+        stream.events = events
         return stream_id
 
     async def subscribe(self, stream_id: str, after: int | None = None) -> Subscription:
@@ -251,9 +253,11 @@ class MemoryStreamRegistry(StreamRegistry):
         stream = self._get(stream_id)
         task = stream.task
         if stream.status == "running" and task is not None:
-            stream.cancel_reason = stream.cancel_reason or "stop"
-            task.cancel()
+            _interrupt(stream, "stop")
             await asyncio.wait({task}, timeout=_CANCEL_WAIT)
+            if not task.done():  # a producer that did not end on its cancel
+                task.cancel()
+                await asyncio.wait({task}, timeout=_CANCEL_WAIT)
             self._finalize(stream)
         return self._info(stream)
 
@@ -266,11 +270,15 @@ class MemoryStreamRegistry(StreamRegistry):
         tasks = []
         for stream in streams:
             if stream.status == "running" and stream.task is not None:
-                stream.cancel_reason = stream.cancel_reason or "shutdown"
-                stream.task.cancel()
+                _interrupt(stream, "shutdown")
                 tasks.append(stream.task)
         if tasks:
             await asyncio.wait(tasks, timeout=_CANCEL_WAIT)
+            late = [task for task in tasks if not task.done()]
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=_CANCEL_WAIT)
         for stream in streams:
             self._finalize(stream)
             for timer in (stream.grace_timer, stream.expiry_timer):
@@ -397,5 +405,16 @@ class MemoryStreamRegistry(StreamRegistry):
     def _abandon(self, stream: _Stream) -> None:
         stream.grace_timer = None
         if stream.status == "running" and stream.listeners == 0 and stream.task is not None:
-            stream.cancel_reason = stream.cancel_reason or "abandoned"
-            stream.task.cancel()
+            _interrupt(stream, "abandoned")
+
+
+def _interrupt(stream: _Stream, reason: str) -> None:
+    """Stop a running stream's producer: through its `cancel(reason)` when it has
+    one (a response's: the provider request ends at once and the producer
+    returns without an error event), else by cancelling its task."""
+    stream.cancel_reason = stream.cancel_reason or reason
+    cancel = getattr(stream.events, "cancel", None)
+    if cancel is not None:
+        cancel(stream.cancel_reason)
+    elif stream.task is not None:
+        stream.task.cancel()
