@@ -24,12 +24,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import sse
+from . import delivery, sse
 from .clients import REPLAYS
 from .server import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("stream", "sse")
+PARTS = ("stream", "sse", "delivery")
+DELIVERY_FIGURES = [
+    "memory_store_cpu_us_per_event", "redis_store_cpu_us_per_event", "redis_store_ratio",
+    "redis_server_cpu_us_per_event", "ws_clients", "ws_cpu_us_per_event",
+    "ws_bare_cpu_us_per_event", "ws_ratio",
+]  # fmt: skip
 STREAM_CLIENTS = [
     "raw_sync", "raw_async", "agent_stream", "agent_astream", "crew_stream",
     "cache_replay", "cache_replay_memory", "shaping", "openai", "anthropic", "litellm",
@@ -74,7 +79,7 @@ def _added(ours: float | None, base: float | None) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
-    parser.add_argument("--only", choices=PARTS, help="run one part (default: both)")
+    parser.add_argument("--only", choices=PARTS, help="run one part (default: all)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     parts = PARTS if args.only is None else (args.only,)
@@ -88,11 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         results.update(_sse_part(args.quick))
     else:
         results.update(dict.fromkeys(SSE_FIGURES))
+    if "delivery" in parts:
+        results.update(_delivery_part(args.quick))
+    else:
+        results.update(dict.fromkeys(DELIVERY_FIGURES))
     results["seconds"] = round(time.time() - started, 1)
     if "stream" in parts:
         _print_stream(results)
     if "sse" in parts:
         _print_sse(results)
+    if "delivery" in parts:
+        print("\ndelivery beyond one process (bench/delivery.py):")
+        for key in DELIVERY_FIGURES:
+            print(f"  {key:32} {results.get(key)}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
@@ -177,6 +190,13 @@ def _stream_figures(
             if cpu[name] is None and rows.get(name)
         },
     }
+
+
+def _delivery_part(quick: bool) -> dict[str, Any]:
+    try:
+        return {**delivery.store_rows(quick), **delivery.fanout_rows(quick)}
+    except (OSError, RuntimeError) as error:  # e.g. no redis-server: reported, not fatal
+        return {**dict.fromkeys(DELIVERY_FIGURES), "delivery": {"error": str(error)}}
 
 
 def _sse_part(quick: bool) -> dict[str, Any]:

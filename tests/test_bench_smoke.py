@@ -40,6 +40,12 @@ SSE_KEYS = {
 }
 
 
+DELIVERY_KEYS = {
+    "memory_store_cpu_us_per_event", "redis_store_cpu_us_per_event", "redis_store_ratio",
+    "ws_cpu_us_per_event", "ws_bare_cpu_us_per_event", "ws_ratio",
+}  # fmt: skip
+
+
 def _bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
     output = tmp_path / "bench.json"
     result = subprocess.run(
@@ -61,8 +67,9 @@ def _numbers(figures: dict[str, Any], keys: set[str]) -> None:
 def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     stdout, figures = _bench(tmp_path)
     assert "agent_stream" in stdout and "cache_replay" in stdout
-    assert figures["parts"] == ["stream", "sse"]
-    _numbers(figures, STREAM_KEYS | SSE_KEYS)
+    assert figures["parts"] == ["stream", "sse", "delivery"]
+    _numbers(figures, STREAM_KEYS | SSE_KEYS | DELIVERY_KEYS)
+    assert figures["ws_all_delivered"] is True
     for peer, module in PEERS.items():
         if importlib.util.find_spec(module) is not None:
             _numbers(figures, {f"{peer}_cpu_ratio"})
