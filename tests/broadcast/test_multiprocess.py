@@ -176,3 +176,20 @@ def test_two_servers_and_a_worker_serve_one_stream_over_websocket_and_sse_and_st
         stopped = client.post(f"{b}/api/stream-chat/{second}/stop").json()
         assert stopped["status"] == "stopped"
         assert server.wait_for_disconnect(1, timeout=5.0), "the worker's request is still open"
+
+
+def test_with_queue_sse_an_sse_stream_runs_in_the_worker_and_resumes_on_another_server(
+    server: ProviderServer, serve: Callable[..., str], worker: None
+) -> None:
+    server.enqueue(stream_reply(openai_chunks(WORDS), delay=0.1))
+    queued = {"LARAFLOWAI_QUEUE": "redis", "LARAFLOWAI_QUEUE_SSE": "true"}
+    a, b = serve(**queued), serve(**queued)
+    with httpx2.Client(timeout=30) as client:
+        with sse_stream(client, f"{a}/api/stream-chat", params={"task": "Count"}) as stream:
+            first = stream.read_events(3)
+        rest = read_sse(client, f"{b}/api/stream-chat", last_event_id=first.events[-1].id)
+    chunks = [p["chunk"] for p in first.payloads + rest.payloads if p["type"] == "chunk"]
+    assert chunks == WORDS
+    indices = [int(event.id.rpartition("-")[2]) for event in first.events + rest.events]
+    assert indices == list(range(len(indices)))
+    assert server.request_count == 1  # one provider request, made by the worker

@@ -53,13 +53,16 @@ class StreamJobs:
         model: str | None = None,
         options: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None,
+        background: bool = True,
     ) -> str:
-        """Queue the agent's answer to `task` as a stream; its id, to follow at once."""
+        """Queue the agent's answer to `task` as a stream; its id, to follow at once.
+        A `background` stream runs to its end; otherwise, like an SSE stream, it is
+        abandoned once its last listener has been gone for the resume grace."""
         spec = agent_spec(task, options, role=role, goal=goal, provider=provider, model=model)
         if not self._started:
             await self._broker.startup()
             self._started = True
-        stream_id: str = await self.registry.enqueue(meta=meta)
+        stream_id: str = await self.registry.enqueue(meta=meta, background=background)
         assert self._task is not None
         await self._task.kiq(stream_id, spec)
         return stream_id

@@ -38,6 +38,7 @@ class WebSettings:
     api_token: str | None = field(default=None, repr=False)
     stream_store: str = "memory"
     queue: str = "inline"
+    queue_sse: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WebSettings:
@@ -52,6 +53,12 @@ class WebSettings:
         queue = (settings.env("LARAFLOWAI_QUEUE") or "inline").strip().lower()
         if queue not in ("inline", "redis"):
             raise ConfigurationError(f"LARAFLOWAI_QUEUE must be inline or redis, got {queue!r}")
+        raw_sse = (settings.env("LARAFLOWAI_QUEUE_SSE") or "false").strip().lower()
+        if raw_sse not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigurationError(f"LARAFLOWAI_QUEUE_SSE must be true or false, got {raw_sse!r}")
+        queue_sse = raw_sse in ("true", "1", "yes")
+        if queue_sse and queue != "redis":
+            raise ConfigurationError("LARAFLOWAI_QUEUE_SSE=true needs LARAFLOWAI_QUEUE=redis")
         if queue == "redis" and store != "redis":
             raise ConfigurationError(
                 "LARAFLOWAI_QUEUE=redis runs streams in workers, which reach their listeners "
@@ -67,6 +74,7 @@ class WebSettings:
             api_token=token,
             stream_store=store,
             queue=queue,
+            queue_sse=queue_sse,
         )
 
     def replace(self, **changes: Any) -> WebSettings:

@@ -133,12 +133,12 @@ def create_app(
         settings=settings,
     )
     observer = _metrics(metrics, settings, web)
-    api = StreamRoutes(registry, web, chat, observer=observer)
     jobs = None
     if web.queue == "redis":
         from ..jobs import StreamJobs
 
         jobs = StreamJobs(settings, registry=registry)
+    api = StreamRoutes(registry, web, chat, observer=observer, jobs=jobs)
     delivery = WebSocketDelivery(registry, sockets, jobs=jobs, observer=observer)
     websocket = WebSocketRoutes(
         delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins

@@ -90,11 +90,13 @@ class StreamRoutes:
         chat: ChatConfig | None = None,
         *,
         observer: StreamMetrics | None = None,
+        jobs: Any = None,
     ) -> None:
         self.registry = registry
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
         self.observer = observer
+        self.jobs = jobs  # a laraflowai.jobs.StreamJobs, when SSE streams run in workers
 
     def routes(self) -> list[Route]:
         return [
@@ -148,6 +150,14 @@ class StreamRoutes:
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
+        if self.jobs is not None and self.web.queue_sse:
+            await response.aclose()  # checked the request; a worker answers it
+            stream_id = await self.jobs.dispatch(
+                task, role=agent.role, goal=agent.goal, provider=agent.provider.name,
+                model=agent.model, options=dict(self.chat.options), meta=meta, background=False,
+            )  # fmt: skip
+            subscription = await self.registry.subscribe(stream_id)
+            return self._event_stream(subscription, {"X-Stream-Id": stream_id})
         events: AsyncIterator[Mapping[str, Any]] = response_events(response)
         if self.observer is not None:
             events = self.observer.observe(events, agent.provider.name, agent.model)
