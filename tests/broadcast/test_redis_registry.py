@@ -15,26 +15,7 @@ from typing import Any
 import pytest
 
 from laraflowai.broadcast import RedisStreamRegistry, UnknownStreamError
-
-
-class Producer:
-    """Yields the given chunks, then waits forever unless `finish`; records its closing."""
-
-    def __init__(self, chunks: list[str], *, finish: bool = True) -> None:
-        self.chunks = chunks
-        self.finish = finish
-        self.closed = asyncio.Event()
-
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            for chunk in self.chunks:
-                yield {"type": "chunk", "chunk": chunk}
-                await asyncio.sleep(0)
-            if not self.finish:
-                await asyncio.Event().wait()
-            yield {"type": "complete", "finish_reason": "stop"}
-        finally:
-            self.closed.set()
+from tests.web.test_stream_registry import Producer
 
 
 async def read_all(registry: RedisStreamRegistry, stream_id: str, after: int | None = None):
