@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -167,12 +168,21 @@ async def run_client(client: httpx2.AsyncClient, base: str, case: int) -> Seen:
 
 
 def pooled_sockets(pid: int, port: int) -> int:
-    """Connections of process `pid` to loopback port `port` (`ss`, from iproute2)."""
-    table = subprocess.run(["ss", "-tnp"], capture_output=True, text=True, check=True).stdout
-    return sum(
-        f"pid={pid}," in line and line.split()[4].endswith(f":{port}")
-        for line in table.splitlines()
-    )
+    """Connections of process `pid` to loopback port `port`, from /proc."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rpartition(":")[2], 16)
+                count += remote_port == port and fields[9] in inodes
+    return count
 
 
 def process_figures(pid: int) -> tuple[int, int]:
