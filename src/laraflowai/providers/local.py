@@ -50,6 +50,7 @@ _GENERATION_OPTIONS = (
     "stop",
     "seed",
     "repeat_penalty",
+    "ignore_eos",  # generate up to max_tokens even past the model's end token
 )
 _END = object()
 
