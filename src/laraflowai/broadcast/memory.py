@@ -391,6 +391,12 @@ class MemoryStreamRegistry(StreamRegistry):
     def _forget(self, stream: _Stream) -> None:
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
+        # The fired timer's handle holds the stream (its argument) and the stream
+        # holds the handle: break that cycle, and drop the producer, so the log's
+        # memory goes now, not at the cycle collector's next pass.
+        stream.expiry_timer = stream.grace_timer = None
+        stream.task = None
+        stream.events = None
 
     def _detach(self, stream: _Stream) -> None:
         stream.listeners -= 1
