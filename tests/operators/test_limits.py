@@ -105,3 +105,22 @@ def test_with_redis_the_count_is_shared_by_every_process(
     a, b = serve(env), serve(env)
     codes = [status(app, headers=AUTH).status_code for app in (a, b, a, b)]
     assert codes == [404, 404, 404, 429]
+
+
+def test_a_stream_past_the_output_cap_ends_truncated_and_closes_its_provider_request(
+    server: ProviderServer, serve: Callable[..., AppServer]
+) -> None:
+    words = [f"w{n:02d} " for n in range(40)]  # 160 characters, more to come after
+    events = openai_chunks(words, finish_reason=None, include_done=False)
+    server.enqueue(stream_reply(events, then=[Hang()]))
+    app = serve({"LARAFLOWAI_MAX_STREAM_CHARS": "50"})
+    with (
+        httpx2.Client(timeout=10, headers=AUTH) as client,
+        sse_stream(client, f"{app.url}/api/stream-chat", params={"task": "Talk"}) as stream,
+    ):
+        received = stream.read_to_end()
+    text = "".join(p["chunk"] for p in received.payloads if p["type"] == "chunk")
+    assert text == "".join(words)[:50]
+    assert received.payloads[-1] == {"type": "complete", "finish_reason": "length",
+                                     "truncated": True}  # fmt: skip
+    assert server.wait_for_disconnect(0, timeout=3.0)

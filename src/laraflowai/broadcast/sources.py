@@ -67,10 +67,11 @@ class ResponseEvents:
     stop) ends the provider request at once through the response's Cancel;
     the events then end without an error event, the canceller writes the end."""
 
-    __slots__ = ("_response", "_events", "reason")
+    __slots__ = ("_response", "_max_chars", "_events", "reason")
 
-    def __init__(self, response: AsyncStreamingResponse) -> None:
+    def __init__(self, response: AsyncStreamingResponse, max_chars: int | None = None) -> None:
         self._response = response
+        self._max_chars = max_chars
         self._events = self._produce()
         self.reason: str | None = None
 
@@ -91,10 +92,19 @@ class ResponseEvents:
 
     async def _produce(self) -> AsyncGenerator[dict[str, Any], None]:
         response = self._response
+        room = self._max_chars
         async with response:
             try:
                 async for chunk in response:
+                    if room is not None:
+                        if len(chunk) >= room:  # the output cap: end here, closing the request
+                            if room:
+                                yield {"type": "chunk", "chunk": chunk[:room]}
+                            break
+                        room -= len(chunk)
                     yield {"type": "chunk", "chunk": chunk}
+                else:
+                    room = None
             except LaraFlowAIError as error:
                 if isinstance(error, StreamCancelledError) and self.reason is not None:
                     return
@@ -102,13 +112,20 @@ class ResponseEvents:
                 _log(error, stats["provider"], stats["model"])
                 yield public_error(error)
                 return
+        if room is not None:
+            yield {"type": "complete", "finish_reason": "length", "truncated": True}
+            return
         yield _ended({"type": "complete"}, response.finish_reason, response.usage)
 
 
-def response_events(response: AsyncStreamingResponse) -> AsyncIterator[dict[str, Any]]:
+def response_events(
+    response: AsyncStreamingResponse, max_chars: int | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """The events of an agent's streaming answer, closing it when done or cancelled:
-    a `ResponseEvents`, whose `cancel(reason)` stops the provider request at once."""
-    return ResponseEvents(response)
+    a `ResponseEvents`, whose `cancel(reason)` stops the provider request at once.
+    With `max_chars`, the answer ends there (the provider request is closed) with
+    `{"type": "complete", "finish_reason": "length", "truncated": true}`."""
+    return ResponseEvents(response, max_chars)
 
 
 async def crew_events(events: AsyncGenerator[CrewEvent, None]) -> AsyncIterator[dict[str, Any]]:

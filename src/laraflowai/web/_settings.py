@@ -39,6 +39,7 @@ class WebSettings:
     stream_store: str = "memory"
     queue: str = "inline"
     queue_sse: bool = False
+    max_stream_chars: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WebSettings:
@@ -59,6 +60,12 @@ class WebSettings:
         queue_sse = raw_sse in ("true", "1", "yes")
         if queue_sse and queue != "redis":
             raise ConfigurationError("LARAFLOWAI_QUEUE_SSE=true needs LARAFLOWAI_QUEUE=redis")
+        raw_cap = (settings.env("LARAFLOWAI_MAX_STREAM_CHARS") or "1000000").strip()
+        if not raw_cap.isdigit() or int(raw_cap) > 10**9:
+            raise ConfigurationError(
+                "LARAFLOWAI_MAX_STREAM_CHARS must be a whole number from 0 (no cap) to "
+                f"1000000000, got {raw_cap!r}"
+            )
         if queue == "redis" and store != "redis":
             raise ConfigurationError(
                 "LARAFLOWAI_QUEUE=redis runs streams in workers, which reach their listeners "
@@ -75,6 +82,7 @@ class WebSettings:
             stream_store=store,
             queue=queue,
             queue_sse=queue_sse,
+            max_stream_chars=int(raw_cap),
         )
 
     def replace(self, **changes: Any) -> WebSettings:

@@ -158,7 +158,8 @@ class StreamRoutes:
             )  # fmt: skip
             subscription = await self.registry.subscribe(stream_id)
             return self._event_stream(subscription, {"X-Stream-Id": stream_id})
-        events: AsyncIterator[Mapping[str, Any]] = response_events(response)
+        cap = self.web.max_stream_chars or None
+        events: AsyncIterator[Mapping[str, Any]] = response_events(response, cap)
         if self.observer is not None:
             events = self.observer.observe(events, agent.provider.name, agent.model)
         stream_id = await self.registry.start(events, meta=meta)

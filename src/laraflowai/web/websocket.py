@@ -132,7 +132,8 @@ class WebSocketRoutes:
         full = self.delivery.channel_name(channel)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
         if self.delivery.jobs is None:
-            stream_id = await self.delivery.start(response_events(response), full, meta)
+            events = response_events(response, self.web.max_stream_chars or None)
+            stream_id = await self.delivery.start(events, full, meta)
         else:
             await response.aclose()
             spec = {"task": task, "role": agent.role, "goal": agent.goal,
