@@ -21,7 +21,7 @@ def test_a_silent_listener_holds_up_neither_the_stream_nor_another_listener(
     server: ProviderServer, serve_app: ServeApp
 ) -> None:
     server.enqueue(stream_reply(openai_chunks(WORDS)))
-    app = serve_app()
+    app = serve_app({"LARAFLOWAI_MAX_STREAM_CHARS": "0"})  # the whole ~15 MB answer
     url = f"{app.url}/api/stream-chat"
     timeout = httpx2.Timeout(30, read=30)
     with (
