@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from .._exceptions import ConfigurationError
 from .._secrets import redact
@@ -24,7 +26,7 @@ from ..crew import Agent, Task
 from ..crew.conversation import check_history
 from ..streaming.response import AsyncStreamingResponse
 from ..wire import Event
-from ._requests import BadInput, chat_task
+from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
 
 __all__ = [
@@ -145,3 +147,33 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
     if task.cancelled():
         return None
     return task.result()
+
+
+class AgentRoute:
+    """One `POST` route answered by `agent`, or by the agent `chat` describes
+    (the app's configured provider, role and goal). Subclasses name their
+    default path and implement `answer(request)`."""
+
+    default_path: ClassVar[str]
+
+    def __init__(
+        self,
+        agent: Agent | None = None,
+        *,
+        chat: ChatConfig | None = None,
+        web: WebSettings | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.agent = agent
+        self.chat = chat if chat is not None else ChatConfig()
+        self.web = web if web is not None else WebSettings.from_settings(self.chat.settings)
+        self.path = path if path is not None else self.default_path
+
+    def routes(self) -> list[Route]:
+        return [Route(self.path, self.answer, methods=["POST"])]
+
+    def answering_agent(self) -> Agent:
+        return self.agent if self.agent is not None else build_agent(self.chat)
+
+    async def answer(self, request: Request) -> Response:
+        raise NotImplementedError

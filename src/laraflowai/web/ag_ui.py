@@ -28,8 +28,8 @@ from starlette.routing import Route
 from .._types import Message, Role
 from ..crew import Agent, Task
 from ..wire import Event, ReasoningDelta, TextDelta, ToolCall, Usage
-from ._answer import encode_answer, read_json, split_conversation, start_answer
-from ._requests import MAX_FIELD, BadInput, ChatConfig, build_agent
+from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ._requests import MAX_FIELD, BadInput, ChatConfig
 from ._settings import WebSettings
 from .routes import error_response
 from .sse import EventStreamResponse
@@ -231,33 +231,19 @@ def parse_run_input(body: Any) -> tuple[str, str, list[Message], list[str]]:
     return thread_id, run_id, messages, notes
 
 
-class AGUIRoutes:
+class AGUIRoutes(AgentRoute):
     """`POST /api/ag-ui` answered by `agent`, or by the agent `chat` describes
     (the app's configured provider, role and goal)."""
 
-    def __init__(
-        self,
-        agent: Agent | None = None,
-        *,
-        chat: ChatConfig | None = None,
-        web: WebSettings | None = None,
-        path: str = "/api/ag-ui",
-    ) -> None:
-        self.agent = agent
-        self.chat = chat if chat is not None else ChatConfig()
-        self.web = web if web is not None else WebSettings.from_settings(self.chat.settings)
-        self.path = path
+    default_path = "/api/ag-ui"
 
-    def routes(self) -> list[Route]:
-        return [Route(self.path, self.run, methods=["POST"])]
-
-    async def run(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         try:
             thread_id, run_id, messages, context = parse_run_input(await read_json(request))
             history, prompt = split_conversation(messages, self.web)
             if len(orjson.dumps(context)) > self.web.max_task_length:
                 raise BadInput(f"context is over {self.web.max_task_length} characters", "context")
-            agent = self.agent if self.agent is not None else build_agent(self.chat)
+            agent = self.answering_agent()
             task = Task(prompt, context=context or None)
             response = start_answer(agent, task, history)
         except BadInput as error:

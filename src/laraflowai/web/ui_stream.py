@@ -29,8 +29,8 @@ from starlette.routing import Route
 from .._types import Message
 from ..crew import Agent
 from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, Usage
-from ._answer import encode_answer, read_json, split_conversation, start_answer
-from ._requests import BadInput, ChatConfig, build_agent
+from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ._requests import BadInput, ChatConfig
 from ._settings import WebSettings
 from .routes import error_response
 from .sse import EventStreamResponse
@@ -169,33 +169,19 @@ def parse_ui_messages(raw: Any) -> list[Message]:
     return messages
 
 
-class UIChatRoutes:
+class UIChatRoutes(AgentRoute):
     """`POST /api/chat` answered by `agent`, or by the agent `chat` describes
     (the app's configured provider, role and goal)."""
 
-    def __init__(
-        self,
-        agent: Agent | None = None,
-        *,
-        chat: ChatConfig | None = None,
-        web: WebSettings | None = None,
-        path: str = "/api/chat",
-    ) -> None:
-        self.agent = agent
-        self.chat = chat if chat is not None else ChatConfig()
-        self.web = web if web is not None else WebSettings.from_settings(self.chat.settings)
-        self.path = path
+    default_path = "/api/chat"
 
-    def routes(self) -> list[Route]:
-        return [Route(self.path, self.stream, methods=["POST"])]
-
-    async def stream(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         try:
             body = await read_json(request)
             if not isinstance(body, dict):
                 raise BadInput("the request body must be a JSON object", "body")
             history, task = split_conversation(parse_ui_messages(body.get("messages")), self.web)
-            agent = self.agent if self.agent is not None else build_agent(self.chat)
+            agent = self.answering_agent()
             response = start_answer(agent, task, history)
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
