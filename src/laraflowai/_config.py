@@ -384,6 +384,11 @@ class Settings:
         value = self.environ.get(name)
         return value.strip() if value and value.strip() else None
 
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A true/false variable read the way every boolean setting is."""
+        raw = self.env(name)
+        return default if raw is None else _parse_bool(name, raw)
+
     def provider(self, name: str) -> ProviderSettings:
         """Key, model and base URL of a provider from `<NAME>_API_KEY`, `<NAME>_MODEL`,
         `<NAME>_BASE_URL` (Ollama: `OLLAMA_HOST`, `OLLAMA_MODEL`)."""

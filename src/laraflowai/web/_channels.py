@@ -113,14 +113,10 @@ class WebSocketSettings:
                 "LARAFLOWAI_WEBSOCKET_CHANNEL_PREFIX may hold letters, digits and _-=@,.; "
                 f"only; got {prefix!r}"
             )
-        raw = (settings.env("LARAFLOWAI_WEBSOCKET_PUBLIC_CHANNELS") or "false").strip().lower()
-        if raw not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigurationError(
-                f"LARAFLOWAI_WEBSOCKET_PUBLIC_CHANNELS must be true or false, got {raw!r}"
-            )
+        public = settings.flag("LARAFLOWAI_WEBSOCKET_PUBLIC_CHANNELS")
         enabled = settings.websocket_enabled
         credentials = PusherCredentials.from_env(settings.env) if enabled else None
-        return cls(enabled, driver, prefix, raw in ("true", "1", "yes"), credentials)
+        return cls(enabled, driver, prefix, public, credentials)
 
 
 class ChannelStreams:

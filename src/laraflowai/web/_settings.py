@@ -54,10 +54,7 @@ class WebSettings:
         queue = (settings.env("LARAFLOWAI_QUEUE") or "inline").strip().lower()
         if queue not in ("inline", "redis"):
             raise ConfigurationError(f"LARAFLOWAI_QUEUE must be inline or redis, got {queue!r}")
-        raw_sse = (settings.env("LARAFLOWAI_QUEUE_SSE") or "false").strip().lower()
-        if raw_sse not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigurationError(f"LARAFLOWAI_QUEUE_SSE must be true or false, got {raw_sse!r}")
-        queue_sse = raw_sse in ("true", "1", "yes")
+        queue_sse = settings.flag("LARAFLOWAI_QUEUE_SSE")
         if queue_sse and queue != "redis":
             raise ConfigurationError("LARAFLOWAI_QUEUE_SSE=true needs LARAFLOWAI_QUEUE=redis")
         raw_cap = (settings.env("LARAFLOWAI_MAX_STREAM_CHARS") or "1000000").strip()

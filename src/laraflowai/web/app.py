@@ -77,11 +77,7 @@ def _metrics(
     metrics: StreamMetrics | bool | None, settings: Settings | None, web: WebSettings
 ) -> StreamMetrics | None:
     if metrics is None:
-        raw = (settings if settings is not None else get_settings()).env("LARAFLOWAI_METRICS")
-        value = (raw or "false").strip().lower()
-        if value not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigurationError(f"LARAFLOWAI_METRICS must be true or false, got {raw!r}")
-        metrics = value in ("true", "1", "yes")
+        metrics = (settings if settings is not None else get_settings()).flag("LARAFLOWAI_METRICS")
     if metrics is True:
         return StreamMetrics(token=web.api_token)
     return metrics or None
