@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from .wire import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
 
 
+class TextPart(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(TypedDict):
+    """An image: `url` (http(s) or a data: URL) or `data` (base64) with `media_type`."""
+
+    type: Literal["image"]
+    url: NotRequired[str]
+    data: NotRequired[str]
+    media_type: NotRequired[str]
+
+
+ContentPart = TextPart | ImagePart
+
+
 class Message(TypedDict):
+    """One message of a conversation, in laraflowai's provider-neutral form.
+
+    Each provider turns it into its own shape. `tool_calls` (assistant) are the
+    calls the model made; a "tool" message answers one of them: `tool_call_id`
+    and `name` say which, `content` is the result the model reads.
+    """
+
     role: Role
-    content: str
+    content: str | list[ContentPart]
+    tool_calls: NotRequired[list[ToolCall]]
+    tool_call_id: NotRequired[str | None]
+    name: NotRequired[str]
+    is_error: NotRequired[bool]
 
 
 ChunkCallback = Callable[[str, str], Any]

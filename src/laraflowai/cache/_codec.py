@@ -11,7 +11,17 @@ from typing import Any
 
 import orjson
 
-from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, Usage
+from ..wire import (
+    Event,
+    Finished,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 __all__ = ["decode_events", "encode_events"]
 
@@ -40,6 +50,12 @@ def _encode(event: Event) -> list[Any]:
     if kind is ToolCallDelta:
         d: ToolCallDelta = event  # type: ignore[assignment]
         return ["d", d.index, d.id, d.name, d.arguments]
+    if kind is ProviderToolCall:
+        p: ProviderToolCall = event  # type: ignore[assignment]
+        return ["p", p.id, p.name, p.arguments]
+    if kind is ProviderToolResult:
+        q: ProviderToolResult = event  # type: ignore[assignment]
+        return ["q", q.id, q.name, q.result, q.is_error]
     raise ValueError(f"{kind.__name__} events are not stored")
 
 
@@ -50,6 +66,8 @@ _DECODERS: dict[str, Any] = {
     "f": Finished,
     "c": ToolCall,
     "d": ToolCallDelta,
+    "p": ProviderToolCall,
+    "q": ProviderToolResult,
 }
 
 

@@ -15,7 +15,15 @@ from .._config import Settings
 from .._exceptions import ConfigurationError
 from ._errors import error_class, error_from_reply, error_from_report, parse_retry_after
 from .anthropic import AnthropicProvider
-from .base import ChatRequest, HTTPProvider, HTTPRequest, InProcessProvider, Provider
+from .base import (
+    ChatRequest,
+    HTTPProvider,
+    HTTPRequest,
+    InProcessProvider,
+    OutputSpec,
+    Provider,
+    ToolSpec,
+)
 from .gemini import GeminiProvider
 from .ollama import OllamaProvider
 from .openai_compat import (
@@ -32,6 +40,7 @@ __all__ = [
     "HTTPRequest",
     "InProcessProvider",
     "OpenAICompatibleProvider",
+    "OutputSpec",
     "Provider",
     "create_provider",
     "default_provider_name",
@@ -41,6 +50,7 @@ __all__ = [
     "parse_retry_after",
     "provider_names",
     "register_provider",
+    "ToolSpec",
     "unregister_provider",
 ]
 

@@ -22,15 +22,48 @@ from .._types import Message, Options
 from ..wire import Event, StreamDecoder
 from ._errors import error_from_reply
 
-__all__ = ["ChatRequest", "HTTPProvider", "HTTPRequest", "InProcessProvider", "Provider"]
+__all__ = [
+    "ChatRequest",
+    "HTTPProvider",
+    "HTTPRequest",
+    "InProcessProvider",
+    "OutputSpec",
+    "Provider",
+    "ToolSpec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and its arguments'
+    JSON schema (an object schema)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """The answer must be one JSON value matching `schema` (an object schema),
+    named `name` where the provider wants a name."""
+
+    name: str
+    schema: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One conversation to answer: the messages and the generation options."""
+    """One conversation to answer: the messages, the generation options, the
+    tools the model may call (`tool_choice`: "auto", "required", "none" or a
+    tool's name; None leaves the provider's default) and the shape the answer
+    must have."""
 
     messages: list[Message]
     options: Options = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
+    output: OutputSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,23 +12,29 @@ from ._errors import classify_error
 from .events import (
     Event,
     Finished,
+    ProviderToolCall,
+    ProviderToolResult,
     ReasoningDelta,
     StreamError,
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    ToolResult,
     Usage,
 )
 
 __all__ = [
     "Event",
     "Finished",
+    "ProviderToolCall",
+    "ProviderToolResult",
     "ReasoningDelta",
     "StreamDecoder",
     "StreamError",
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",
+    "ToolResult",
     "Usage",
     "classify_error",
 ]

@@ -12,11 +12,14 @@ from typing import Any
 __all__ = [
     "Event",
     "Finished",
+    "ProviderToolCall",
+    "ProviderToolResult",
     "ReasoningDelta",
     "StreamError",
     "TextDelta",
     "ToolCall",
     "ToolCallDelta",
+    "ToolResult",
     "Usage",
 ]
 
@@ -56,6 +59,44 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool the model called gave back, as the model is sent it.
+
+    Produced by the agent's tool loop, never by a provider. `is_error` is true
+    when the tool raised (or was refused): `output` then says why.
+    """
+
+    id: str | None
+    name: str
+    output: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderToolCall:
+    """A tool the provider runs itself (web search, code execution, an MCP
+    server's tool...): reported, never to be run by the caller.
+
+    `name` is the provider's name for the tool (e.g. "web_search",
+    "code_execution"); `arguments` its input as the provider sent it.
+    """
+
+    id: str | None
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderToolResult:
+    """The result of a ProviderToolCall, as the provider sent it (JSON values)."""
+
+    id: str | None
+    name: str
+    result: Any
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token usage as the provider reported it; a later Usage replaces an earlier one."""
 
@@ -70,8 +111,10 @@ class Usage:
 class Finished:
     """The provider said the answer is complete.
 
-    `reason` is normalised to "stop", "length", "tool_calls", "content_filter"
-    or the provider's own word; `raw_reason` is what the provider sent.
+    `reason` is normalised to "stop", "length", "tool_calls", "content_filter",
+    "pause" (the provider paused a long turn; asking again with the answer so
+    far continues it: never final, never cached) or the provider's own word;
+    `raw_reason` is what the provider sent.
     """
 
     reason: str | None
@@ -95,4 +138,15 @@ class StreamError:
     body: dict[str, Any] | None = field(default=None, compare=False)
 
 
-Event = TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | Usage | Finished | StreamError
+Event = (
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | ToolCall
+    | ToolResult
+    | ProviderToolCall
+    | ProviderToolResult
+    | Usage
+    | Finished
+    | StreamError
+)
