@@ -14,6 +14,8 @@
     ├── StreamInterruptedError      the connection ended before the provider said it was done
     │   └── StreamCancelledError    the stream was cancelled by its reader (close, stop, a crew)
     ├── StreamTimeoutError          a time limit was hit; `limit` says which
+    ├── ToolError                   a tool failed and the agent's policy ends the stream
+    ├── OutputValidationError       a structured answer does not have the asked-for shape
     ├── CacheError                  the stream cache store could not be used
     └── UnknownStreamError          no stream has this id (the web registry)
 
@@ -40,6 +42,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidRequestError",
     "LaraFlowAIError",
+    "OutputValidationError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderOverloadedError",
@@ -48,6 +51,7 @@ __all__ = [
     "StreamCancelledError",
     "StreamInterruptedError",
     "StreamTimeoutError",
+    "ToolError",
     "UnknownStreamError",
 ]
 
@@ -203,6 +207,31 @@ class StreamCancelledError(StreamInterruptedError):
     never retried."""
 
     kind = "cancelled"
+
+
+class ToolError(LaraFlowAIError):
+    """A tool the model called failed (raised, does not exist, or was given
+    arguments that do not fit) and the agent's `on_tool_error="raise"` ends the
+    stream; `tool` names it. With the default policy the model reads the error
+    instead and the stream goes on."""
+
+    kind = "tool"
+
+    def __init__(self, message: str, *, tool: str, partial_content: str = "") -> None:
+        super().__init__(message, partial_content=partial_content)
+        self.tool = tool
+
+
+class OutputValidationError(LaraFlowAIError):
+    """The answer to a request with `output_type=` is not a valid value of it.
+    `content` is the whole answer text; `errors` pydantic's list of problems."""
+
+    kind = "output"
+
+    def __init__(self, message: str, *, content: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message, partial_content=content)
+        self.content = content
+        self.errors = errors
 
 
 class CacheError(LaraFlowAIError):

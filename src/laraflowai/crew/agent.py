@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 
@@ -13,10 +14,14 @@ from .._exceptions import ConfigurationError
 from .._types import Message
 from ..providers import ChatRequest, create_provider
 from ..streaming import (
+    AsyncStepReader,
     AsyncStreamingResponse,
+    OutputType,
     Response,
+    StepReader,
     StreamingResponse,
     StreamState,
+    ToolLoop,
     check_async_client,
     check_client,
     open_async_reader,
@@ -25,7 +30,13 @@ from ..streaming import (
 from .conversation import Conversation, check_history
 from .task import Task
 
+if TYPE_CHECKING:
+    from ..tools import Approver, OnError, Tool, Toolbox
+
 __all__ = ["Agent"]
+
+DEFAULT_MAX_STEPS = 10
+"""Model calls one answer may take when the agent has tools."""
 
 
 def _required(name: str, value: Any, example: str) -> str:
@@ -41,6 +52,14 @@ class Agent:
     to the provider with every request. `http_client=httpx2.Client(...)` and
     `async_http_client=httpx2.AsyncClient(...)` send this agent's requests through
     your own clients (proxies, TLS, custom transports); they stay yours to close.
+
+    `tools=[function, Tool(...), ...]`: functions the model may call while it
+    streams; each answer takes at most `max_steps` model calls (default 10).
+    A tool that raises becomes an error result the model reads
+    (`on_tool_error="return"`) or ends the stream with ToolError ("raise"). A
+    tool made with `requires_approval=True` runs only if `approve(call)` says
+    True; without `approve` the stream pauses (finish_reason "approval") until
+    `response.resume(...)`.
     """
 
     def __init__(
@@ -56,6 +75,10 @@ class Agent:
         settings: Settings | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        on_tool_error: OnError = "return",
+        approve: Approver | None = None,
         **options: Any,
     ) -> None:
         self.role = _required("role", role, "Content Writer")
@@ -70,6 +93,16 @@ class Agent:
         self.http_client = check_client(http_client)
         self.async_http_client = check_async_client(async_http_client)
         self.options = options
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ConfigurationError(
+                f"max_steps must be a whole number of at least 1, got {max_steps!r}"
+            )
+        self.max_steps = max_steps
+        self.toolbox: Toolbox | None = None
+        if tools is not None or approve is not None or on_tool_error != "return":
+            from ..tools import Toolbox
+
+            self.toolbox = Toolbox(tools or (), on_error=on_tool_error, approve=approve) or None
 
     @property
     def settings(self) -> Settings:
@@ -101,6 +134,7 @@ class Agent:
         task: Task | str,
         options: dict[str, Any],
         history: Iterable[Mapping[str, Any]] | None = None,
+        output: OutputType | None = None,
     ) -> tuple[Task, ChatRequest, StreamState, bool]:
         if isinstance(task, str):
             task = Task(task)
@@ -115,6 +149,10 @@ class Agent:
         if not isinstance(cache, bool):
             raise ConfigurationError(f"cache must be True or False, got {cache!r}")
         request = ChatRequest(self.messages(task, check_history(history)), options)
+        if self.toolbox is not None:
+            request = replace(request, tools=self.toolbox.specs)
+        if output is not None:
+            request = replace(request, output=output.spec)
         state = StreamState(
             agent_role=self.role,
             provider=self.provider.name,
@@ -132,21 +170,36 @@ class Agent:
         task: Task | str,
         *,
         history: Iterable[Mapping[str, Any]] | None = None,
+        output_type: Any = None,
         **options: Any,
     ) -> StreamingResponse:
         """Stream the answer to `task`; the request opens on the first read.
 
         `history`: the conversation so far, `[{"role": "user" | "assistant" |
         "system", "content": str}, ...]`, sent between the agent's system
-        message and the task. `cache=False` asks the provider even when an
-        identical request's answer is cached or still streaming."""
-        _, request, state, cache = self._prepare(task, options, history)
+        message and the task. `output_type=SomeModel` asks for a JSON answer
+        of that type (the provider's JSON mode): read it with `objects()` as it
+        grows and `get_object()` at the end. `cache=False` asks the provider
+        even when an identical request's answer is cached or still streaming."""
+        output = None if output_type is None else OutputType(output_type)
+        _, request, state, cache = self._prepare(task, options, history, output)
         settings, provider, client = self.settings, self.provider, self.http_client
         provider.check(request)  # refuse bad options now, not on the first read
+        toolbox, delay = self.toolbox, settings.chunk_delay / 1000
+        if toolbox is None:
+            return StreamingResponse(
+                lambda: open_reader(provider, request, settings, state, cache, client),
+                state,
+                delay,
+                output,
+            )
+
+        def step(request: ChatRequest, state: StreamState) -> Any:
+            return open_reader(provider, request, settings, state, cache, client)
+
+        loop = ToolLoop(request, self.max_steps)
         return StreamingResponse(
-            lambda: open_reader(provider, request, settings, state, cache, client),
-            state,
-            settings.chunk_delay / 1000,
+            lambda: StepReader(loop, step, toolbox, state), state, delay, output
         )
 
     def astream(
@@ -154,16 +207,29 @@ class Agent:
         task: Task | str,
         *,
         history: Iterable[Mapping[str, Any]] | None = None,
+        output_type: Any = None,
         **options: Any,
     ) -> AsyncStreamingResponse:
         """The async twin of stream()."""
-        _, request, state, cache = self._prepare(task, options, history)
+        output = None if output_type is None else OutputType(output_type)
+        _, request, state, cache = self._prepare(task, options, history, output)
         settings, provider, client = self.settings, self.provider, self.async_http_client
         provider.check(request)
+        toolbox, delay = self.toolbox, settings.chunk_delay / 1000
+        if toolbox is None:
+            return AsyncStreamingResponse(
+                lambda: open_async_reader(provider, request, settings, state, cache, client),
+                state,
+                delay,
+                output,
+            )
+
+        def step(request: ChatRequest, state: StreamState) -> Any:
+            return open_async_reader(provider, request, settings, state, cache, client)
+
+        loop = ToolLoop(request, self.max_steps)
         return AsyncStreamingResponse(
-            lambda: open_async_reader(provider, request, settings, state, cache, client),
-            state,
-            settings.chunk_delay / 1000,
+            lambda: AsyncStepReader(loop, step, toolbox, state), state, delay, output
         )
 
     def handle(self, task: Task | str, **options: Any) -> Response:

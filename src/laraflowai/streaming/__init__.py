@@ -10,12 +10,20 @@ from ._http import (
     set_async_http_client,
     set_http_client,
 )
+from ._objects import OutputType
 from ._reader import open_async_reader, open_reader
 from ._state import StreamState, StreamStats
+from ._steps import AsyncStepReader, Paused, StepReader, ToolLoop, ToolRunner
 from .response import AsyncStreamingResponse, Response, StreamingResponse
 
 __all__ = [
+    "AsyncStepReader",
     "AsyncStreamingResponse",
+    "OutputType",
+    "Paused",
+    "StepReader",
+    "ToolLoop",
+    "ToolRunner",
     "Response",
     "StreamState",
     "StreamStats",

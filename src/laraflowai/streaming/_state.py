@@ -16,10 +16,13 @@ from ..shaping import Chunker
 from ..wire import (
     Event,
     Finished,
+    ProviderToolCall,
+    ProviderToolResult,
     ReasoningDelta,
     StreamError,
     TextDelta,
     ToolCall,
+    ToolResult,
     Usage,
 )
 
@@ -81,8 +84,8 @@ class StreamStats:
 class StreamState:
     __slots__ = (
         "counts", "streaming", "chunker", "ready", "callbacks", "_text", "usage", "finish",
-        "reasoning", "tool_calls", "warnings", "ended", "error", "error_raised", "closed",
-        "flush_after",
+        "reasoning", "tool_calls", "tool_results", "provider_tools", "warnings", "ended",
+        "error", "error_raised", "closed", "flush_after", "answer_start",
     )  # fmt: skip
 
     def __init__(
@@ -107,6 +110,10 @@ class StreamState:
         self.finish: Finished | None = None
         self.reasoning: list[str] = []
         self.tool_calls: list[ToolCall] = []
+        self.tool_results: list[ToolResult] = []
+        self.provider_tools: list[ProviderToolCall | ProviderToolResult] = []
+        # Where the last step's text starts (after the last tool result).
+        self.answer_start = 0
         self.warnings: list[StreamError] = []
         self.ended = False
         self.error: LaraFlowAIError | None = None
@@ -114,6 +121,20 @@ class StreamState:
         self.closed = False
         # Seconds a partly filled buffer may wait for more text (0: until full).
         self.flush_after = flush_interval if streaming else 0.0
+
+    def fresh(self) -> StreamState:
+        """A new state for another answer, configured like this one."""
+        counts = self.counts
+        return StreamState(
+            agent_role=counts.agent_role,
+            provider=counts.provider,
+            model=counts.model,
+            buffer_size=self.chunker.min_chars,
+            max_chunk_size=self.chunker.max_chars,
+            streaming=self.streaming,
+            callbacks=self.callbacks,
+            flush_interval=self.flush_after,
+        )
 
     def start(self) -> None:
         counts = self.counts
@@ -135,6 +156,11 @@ class StreamState:
                 self.finish = event
             case ToolCall():
                 self.tool_calls.append(event)
+            case ToolResult():
+                self.tool_results.append(event)
+                self.answer_start = self.counts.content_length + len(self.buffered)
+            case ProviderToolCall() | ProviderToolResult():
+                self.provider_tools.append(event)
             case StreamError():
                 self.warnings.append(event)
 
@@ -235,7 +261,7 @@ class StreamState:
             max_chunk_size=self.chunker.max_chars,
             streaming=self.streaming,
             is_complete=self.complete,
-            tool_results_count=len(self.tool_calls),
+            tool_results_count=len(self.tool_results),
             retries=counts.retries,
             error=None if self.error is None else type(self.error).__name__,
         )

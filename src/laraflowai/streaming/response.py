@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 
 from .._exceptions import ConfigurationError, LaraFlowAIError, StreamInterruptedError
 from .._types import ChunkCallback
-from ..wire import Event, ToolCall, Usage
+from ..wire import Event, ProviderToolCall, ProviderToolResult, ToolCall, ToolResult, Usage
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
+from ._objects import OutputType
 from ._state import StreamState, StreamStats
+from ._steps import AsyncStepReader, StepReader
+
+SyncReader: TypeAlias = FlightReader | StepReader
+AsyncReader: TypeAlias = AsyncFlightReader | DirectAsyncReader | AsyncStepReader
 
 __all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
 
@@ -38,6 +43,8 @@ class Response:
     finish_reason: str | None = None
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
+    provider_tools: list[ProviderToolCall | ProviderToolResult] = field(default_factory=list)
     execution_time: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -71,6 +78,8 @@ def _response(state: StreamState) -> Response:
         finish_reason=stats.finish_reason,
         reasoning="".join(state.reasoning),
         tool_calls=list(state.tool_calls),
+        tool_results=list(state.tool_results),
+        provider_tools=list(state.provider_tools),
         execution_time=stats.execution_time,
         stats=stats.as_dict(),
     )
@@ -84,11 +93,37 @@ def _check_buffer_size(size: int) -> int:
     return size
 
 
+def _decisions(paused: Any, approve: bool | Mapping[str, bool]) -> dict[str | None, bool]:
+    if paused is None:
+        raise ConfigurationError(
+            "this stream is not waiting for approval: resume() goes on with a stream whose "
+            "finish_reason is 'approval' (see pending_approvals)"
+        )
+    calls: tuple[ToolCall, ...] = paused.calls
+    if isinstance(approve, bool):
+        return {call.id: approve for call in calls}
+    if not isinstance(approve, Mapping) or not all(isinstance(v, bool) for v in approve.values()):
+        raise ConfigurationError(
+            "approve must be True, False or a dict of call id -> True/False, e.g. "
+            "{call.id: True for call in response.pending_approvals}"
+        )
+    known = {call.id for call in calls}
+    unknown = [key for key in approve if key not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"no pending call has the id {unknown[0]!r}; the pending ids are "
+            f"{', '.join(map(repr, known))}"
+        )
+    # A call left out is not approved.
+    return {call.id: bool(approve.get(call.id or "", False)) for call in calls}
+
+
 class _Common:
     """What both drivers do without I/O."""
 
     _state: StreamState
-    _reader: FlightReader | AsyncFlightReader | DirectAsyncReader | None
+    _reader: SyncReader | AsyncReader | None
+    _output: OutputType | None
 
     def get_stats(self) -> dict[str, Any]:
         """The stream's statistics (counts, timings, usage, cache) as a dict."""
@@ -163,24 +198,55 @@ class _Common:
     def tool_calls(self) -> list[ToolCall]:
         return list(self._state.tool_calls)
 
+    @property
+    def tool_results(self) -> list[ToolResult]:
+        """What each tool the agent ran gave back, in order."""
+        return list(self._state.tool_results)
+
+    @property
+    def provider_tools(self) -> list[ProviderToolCall | ProviderToolResult]:
+        """Tools the provider ran itself (web search, code execution...), with results."""
+        return list(self._state.provider_tools)
+
+    @property
+    def pending_approvals(self) -> list[ToolCall]:
+        """The calls a paused run waits on (finish_reason "approval"): approve or
+        refuse them with `resume()`."""
+        paused = getattr(self._reader, "paused", None)
+        return list(paused.calls) if paused is not None else []
+
+    def _output_type(self) -> OutputType:
+        if self._output is None:
+            raise ConfigurationError(
+                "this stream was not asked for structured output: pass output_type=... to "
+                "agent.stream() to read objects"
+            )
+        return self._output
+
+    def _partial(self) -> Any:
+        state = self._state
+        return self._output_type().partial(state.content[state.answer_start :])
+
 
 class StreamingResponse(_Common):
     """A streaming answer, read chunk by chunk as the provider sends it."""
 
     def __init__(
         self,
-        open_reader: Callable[[], FlightReader],
+        open_reader: Callable[[], SyncReader],
         state: StreamState,
         chunk_delay: float = 0,
+        output: OutputType | None = None,
     ) -> None:
         self._open = open_reader
-        self._reader: FlightReader | None = None
+        self._reader: SyncReader | None = None
         self._cancelled = False
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
+        self._output = output
 
-    def _start(self) -> FlightReader:
+    def _start(self) -> SyncReader:
         self._state.start()
         reader = self._reader = self._open()
         if self._cancelled:  # cancel() ran in another thread before the reader existed
@@ -243,6 +309,38 @@ class StreamingResponse(_Common):
     def to_response(self) -> Response:
         self.get_content()
         return _response(self._state)
+
+    def objects(self) -> Iterator[Any]:
+        """With `output_type=`: the answer's value as its JSON grows, one partial
+        value (dicts, lists, strings) each time it changes; the last is the
+        whole value, unvalidated (get_object() validates)."""
+        self._output_type()
+        last: Any = None
+        for _ in self:
+            value = self._partial()
+            if value is not None and value != last:
+                last = value
+                yield value
+
+    def get_object(self) -> Any:
+        """With `output_type=`: read the rest and return the answer as an
+        instance of the type (OutputValidationError if it is not one)."""
+        output = self._output_type()
+        self.get_content()
+        state = self._state
+        return output.validate(state.content[state.answer_start :])
+
+    def resume(self, approve: bool | Mapping[str, bool] = True) -> StreamingResponse:
+        """Go on with a run paused for approval (finish_reason "approval"):
+        `approve` is True (run every pending call), False (refuse them all; the
+        model is told) or `{call_id: bool}`. Returns the stream of the rest."""
+        reader = self._reader
+        decisions = _decisions(getattr(reader, "paused", None), approve)
+        assert isinstance(reader, StepReader)
+        state = self._state.fresh()
+        return StreamingResponse(
+            lambda: reader.resumed(decisions, state), state, self._delay, self._output
+        )
 
     def events(self) -> Iterator[Event]:
         """The typed events (text, reasoning, tool calls, usage, finish) as they
@@ -333,18 +431,20 @@ class AsyncStreamingResponse(_Common):
 
     def __init__(
         self,
-        open_reader: Callable[[], AsyncFlightReader | DirectAsyncReader],
+        open_reader: Callable[[], AsyncReader],
         state: StreamState,
         chunk_delay: float = 0,
+        output: OutputType | None = None,
     ) -> None:
         self._open = open_reader
-        self._reader: AsyncFlightReader | DirectAsyncReader | None = None
+        self._reader: AsyncReader | None = None
         self._cancelled = False
         self._state = state
         self._delay = chunk_delay
         self._last_chunk_at = 0.0
+        self._output = output
 
-    def _start(self) -> AsyncFlightReader | DirectAsyncReader:
+    def _start(self) -> AsyncReader:
         self._state.start()
         reader = self._reader = self._open()
         if self._cancelled:
@@ -402,6 +502,32 @@ class AsyncStreamingResponse(_Common):
     async def to_response(self) -> Response:
         await self.get_content()
         return _response(self._state)
+
+    async def objects(self) -> AsyncIterator[Any]:
+        """The async twin of StreamingResponse.objects()."""
+        self._output_type()
+        last: Any = None
+        async for _ in self:
+            value = self._partial()
+            if value is not None and value != last:
+                last = value
+                yield value
+
+    async def get_object(self) -> Any:
+        output = self._output_type()
+        await self.get_content()
+        state = self._state
+        return output.validate(state.content[state.answer_start :])
+
+    def resume(self, approve: bool | Mapping[str, bool] = True) -> AsyncStreamingResponse:
+        """The async twin of StreamingResponse.resume()."""
+        reader = self._reader
+        decisions = _decisions(getattr(reader, "paused", None), approve)
+        assert isinstance(reader, AsyncStepReader)
+        state = self._state.fresh()
+        return AsyncStreamingResponse(
+            lambda: reader.resumed(decisions, state), state, self._delay, self._output
+        )
 
     async def events(self) -> AsyncIterator[Event]:
         state = self._state

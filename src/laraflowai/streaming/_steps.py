@@ -1,0 +1,371 @@
+"""The tool loop: one answer made of several model calls.
+
+A step is one request to the provider. When a step ends with tool calls, the
+tools run, their results go back with the conversation, and the next step
+streams, until a step ends without calls or `max_steps` is reached. The
+readers here look like one step's reader to the drivers, so a
+StreamingResponse holds every step: the text of each, each call and result,
+usage summed over the steps, and one finish (the last step's).
+
+`ToolLoop` is the bookkeeping without I/O, shared by `StepReader` (sync: a
+step's calls run in threads) and `AsyncStepReader` (tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from .._exceptions import StreamCancelledError
+from .._types import Message
+from ..providers import ChatRequest
+from ..wire import Event, Finished, StreamError, TextDelta, ToolCall, ToolResult, Usage
+from ._aflight import AsyncFlightReader, DirectAsyncReader
+from ._flight import FlightReader, reader_cancelled
+from ._state import StreamState
+
+__all__ = ["AsyncStepReader", "Paused", "StepReader", "ToolLoop", "ToolRunner"]
+
+
+class ToolRunner(Protocol):
+    """What runs a step's tool calls (laraflowai.tools.Toolbox)."""
+
+    def awaiting_approval(self, calls: Sequence[ToolCall]) -> list[ToolCall]: ...
+
+    def run(
+        self,
+        calls: Sequence[ToolCall],
+        cancelled: threading.Event,
+        decisions: dict[str | None, bool] | None = None,
+    ) -> list[ToolResult]: ...
+
+    def arun(
+        self, calls: Sequence[ToolCall], decisions: dict[str | None, bool] | None = None
+    ) -> Awaitable[list[ToolResult]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """A run waiting for approval: `calls` need a yes or no (`resume()`)."""
+
+    calls: tuple[ToolCall, ...]
+    loop: ToolLoop
+
+
+class ToolLoop:
+    """The state of a tool loop between steps: the conversation so far, this
+    step's text and calls, usage before this step, the finish held back until
+    it is known to be the last."""
+
+    __slots__ = ("request", "step", "max_steps", "_text", "_calls", "_before", "_usage", "_finish")
+
+    def __init__(self, request: ChatRequest, max_steps: int, step: int = 1) -> None:
+        self.request = request
+        self.step = step
+        self.max_steps = max_steps
+        self._text: list[str] = []
+        self._calls: list[ToolCall] = []
+        self._before: Usage | None = None
+        self._usage: Usage | None = None
+        self._finish: Finished | None = None
+
+    def feed(self, event: Event) -> Event | None:
+        """The event to hand on (usage summed over steps), or None to hold it."""
+        kind = type(event)
+        if kind is TextDelta:
+            self._text.append(event.text)  # type: ignore[union-attr]
+        elif kind is ToolCall:
+            self._calls.append(event)  # type: ignore[arg-type]
+        elif kind is Usage:
+            self._usage = event  # type: ignore[assignment]
+            return _add(self._before, event)  # type: ignore[arg-type]
+        elif kind is Finished:
+            self._finish = event  # type: ignore[assignment]
+            return None
+        return event
+
+    def end_step(self) -> list[ToolCall] | None:
+        """The calls to run before the next step, or None: the answer is over."""
+        calls = self._calls
+        finish = self._finish
+        if not calls or (finish is not None and finish.reason in ("length", "content_filter")):
+            return None
+        if self.step >= self.max_steps:
+            return None
+        return calls
+
+    def final(self) -> list[Event]:
+        """The events that end the answer: the last step's finish, and a warning
+        if tool calls were left unanswered because `max_steps` was reached."""
+        events: list[Event] = []
+        if self._calls and self.step >= self.max_steps:
+            events.append(
+                StreamError(
+                    "max_steps",
+                    f"the model asked for tools after {self.max_steps} step(s), the agent's "
+                    "max_steps: its calls were not run (raise max_steps to let it go on)",
+                )
+            )
+        if self._finish is not None:
+            events.append(self._finish)
+        return events
+
+    def paused(self, calls: list[ToolCall]) -> list[Event]:
+        """The events that end a run paused for approval."""
+        return [Finished("approval", self._finish.raw_reason if self._finish else None)]
+
+    def next_request(self, results: Sequence[ToolResult]) -> ChatRequest:
+        """The request of the next step: the conversation with this step's
+        answer and the tools' results; this step's bookkeeping is reset."""
+        assistant: Message = {
+            "role": "assistant",
+            "content": "".join(self._text),
+            "tool_calls": list(self._calls),
+        }
+        answers: list[Message] = [
+            {
+                "role": "tool",
+                "tool_call_id": r.id,
+                "name": r.name,
+                "content": r.output,
+                "is_error": r.is_error,
+            }
+            for r in results
+        ]
+        self.request = replace(self.request, messages=[*self.request.messages, assistant, *answers])
+        self.step += 1
+        self._before = _add(self._before, self._usage)
+        self._text, self._calls, self._usage, self._finish = [], [], None, None
+        return self.request
+
+
+def _add(before: Usage | None, usage: Usage | None) -> Usage | None:
+    if before is None or usage is None:
+        return usage if before is None else before
+
+    def plus(a: int | None, b: int | None) -> int | None:
+        return b if a is None else a if b is None else a + b
+
+    return Usage(
+        plus(before.input_tokens, usage.input_tokens),
+        plus(before.output_tokens, usage.output_tokens),
+        plus(before.total_tokens, usage.total_tokens),
+        plus(before.reasoning_tokens, usage.reasoning_tokens),
+        plus(before.cached_input_tokens, usage.cached_input_tokens),
+    )
+
+
+class StepReader:
+    """The sync reader of a tool loop, one step's FlightReader at a time."""
+
+    __slots__ = (
+        "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_stop", "_cached",
+        "_decisions", "paused",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        loop: ToolLoop,
+        open_step: Callable[[ChatRequest, StreamState], FlightReader],
+        tools: ToolRunner,
+        state: StreamState,
+        decisions: dict[str | None, bool] | None = None,
+        calls: Sequence[ToolCall] = (),
+    ) -> None:
+        self._open = open_step
+        self._tools = tools
+        self._loop = loop
+        self._state = state
+        self._queue: deque[Event] = deque()
+        self._stop = threading.Event()
+        self._cached = True
+        self._decisions = decisions
+        self.paused: Paused | None = None
+        # Resuming a paused run starts with its calls, not with a request.
+        self._reader: FlightReader | None = None if calls else open_step(loop.request, state)
+        if calls:
+            self._run(list(calls))
+
+    def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> StepReader:
+        """A reader going on from where this paused run stopped."""
+        assert self.paused is not None
+        loop = self.paused.loop
+        return StepReader(loop, self._open, self._tools, state, decisions, self.paused.calls)
+
+    @property
+    def cached(self) -> bool:
+        reader = self._reader
+        return self._cached and (reader is None or reader.cached)
+
+    def read(self, timeout: float | None = None) -> Event | None:
+        queue = self._queue
+        while True:
+            if queue:
+                return queue.popleft()
+            reader = self._reader
+            if reader is None:
+                raise StopIteration
+            try:
+                event = reader.read(timeout)
+            except StopIteration:
+                self._cached = self._cached and reader.cached
+                self._end_step()
+                continue
+            if event is None:
+                return None
+            out = self._loop.feed(event)
+            if out is not None:
+                return out
+
+    def _end_step(self) -> None:
+        loop = self._loop
+        calls = loop.end_step()
+        if calls is None:
+            self._reader = None
+            self._queue.extend(loop.final())
+            return
+        waiting = self._tools.awaiting_approval(calls)
+        if waiting:
+            self._reader = None
+            self.paused = Paused(tuple(calls), loop)
+            self._queue.extend(loop.paused(waiting))
+            return
+        self._run(calls)
+
+    def _run(self, calls: list[ToolCall]) -> None:
+        if self._stop.is_set():
+            raise reader_cancelled()
+        results = self._tools.run(calls, self._stop, self._decisions)
+        if self._stop.is_set():
+            raise reader_cancelled()
+        self._queue.extend(results)
+        self._reader = self._open(self._loop.next_request(results), self._state)
+
+    def cancel(self) -> None:
+        self._stop.set()
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+
+    def close(self) -> None:
+        self._stop.set()
+        reader = self._reader
+        if reader is not None:
+            reader.close()
+
+
+class AsyncStepReader:
+    """The async twin of StepReader: a step's calls run as tasks."""
+
+    __slots__ = (
+        "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_cancelled", "_cached",
+        "_decisions", "_running", "_calls", "paused",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        loop: ToolLoop,
+        open_step: Callable[[ChatRequest, StreamState], AsyncFlightReader | DirectAsyncReader],
+        tools: ToolRunner,
+        state: StreamState,
+        decisions: dict[str | None, bool] | None = None,
+        calls: Sequence[ToolCall] = (),
+    ) -> None:
+        self._open = open_step
+        self._tools = tools
+        self._loop = loop
+        self._state = state
+        self._queue: deque[Event] = deque()
+        self._cancelled = False
+        self._cached = True
+        self._decisions = decisions
+        self._running: asyncio.Future[list[ToolResult]] | None = None
+        self._calls = list(calls)
+        self.paused: Paused | None = None
+        self._reader: AsyncFlightReader | DirectAsyncReader | None = (
+            None if calls else open_step(loop.request, state)
+        )
+
+    def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> AsyncStepReader:
+        """A reader going on from where this paused run stopped."""
+        assert self.paused is not None
+        loop = self.paused.loop
+        return AsyncStepReader(loop, self._open, self._tools, state, decisions, self.paused.calls)
+
+    @property
+    def cached(self) -> bool:
+        reader = self._reader
+        return self._cached and (reader is None or reader.cached)
+
+    async def read(self, timeout: float | None = None) -> Event | None:
+        queue = self._queue
+        while True:
+            if queue:
+                return queue.popleft()
+            if self._calls:
+                calls, self._calls = self._calls, []
+                await self._run(calls)
+                continue
+            reader = self._reader
+            if reader is None:
+                raise StopAsyncIteration
+            try:
+                event = await reader.read(timeout)
+            except StopAsyncIteration:
+                self._cached = self._cached and reader.cached
+                await self._end_step()
+                continue
+            if event is None:
+                return None
+            out = self._loop.feed(event)
+            if out is not None:
+                return out
+
+    async def _end_step(self) -> None:
+        loop = self._loop
+        calls = loop.end_step()
+        self._reader = None
+        if calls is None:
+            self._queue.extend(loop.final())
+            return
+        waiting = self._tools.awaiting_approval(calls)
+        if waiting:
+            self.paused = Paused(tuple(calls), loop)
+            self._queue.extend(loop.paused(waiting))
+            return
+        await self._run(calls)
+
+    async def _run(self, calls: list[ToolCall]) -> None:
+        if self._cancelled:
+            raise reader_cancelled()
+        running = self._running = asyncio.ensure_future(self._tools.arun(calls, self._decisions))
+        try:
+            results = await running
+        except asyncio.CancelledError:
+            if self._cancelled:
+                raise StreamCancelledError("the stream was cancelled while its tools ran") from None
+            raise
+        finally:
+            self._running = None
+        self._queue.extend(results)
+        self._reader = self._open(self._loop.next_request(results), self._state)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._running is not None:
+            self._running.cancel()
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+
+    async def aclose(self) -> None:
+        self._cancelled = True
+        if self._running is not None:
+            self._running.cancel()
+        reader = self._reader
+        if reader is not None:
+            await reader.aclose()
