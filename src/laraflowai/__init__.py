@@ -16,6 +16,7 @@ from ._exceptions import (
     InvalidInputError,
     InvalidRequestError,
     LaraFlowAIError,
+    OutputValidationError,
     ProviderConnectionError,
     ProviderError,
     ProviderOverloadedError,
@@ -24,6 +25,7 @@ from ._exceptions import (
     StreamCancelledError,
     StreamInterruptedError,
     StreamTimeoutError,
+    ToolError,
     UnknownStreamError,
 )
 from ._facade import FlowAI
@@ -32,15 +34,28 @@ from .streaming import AsyncStreamingResponse, Response, StreamingResponse
 from .wire import (
     Event,
     Finished,
+    ProviderToolCall,
+    ProviderToolResult,
     ReasoningDelta,
     StreamError,
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    ToolResult,
     Usage,
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Tools need pydantic: imported on first use, not with laraflowai.
+    if name in ("Tool", "tool"):
+        from . import tools
+
+        return getattr(tools, name)
+    raise AttributeError(f"module 'laraflowai' has no attribute {name!r}")
+
 
 __all__ = [
     "Agent",
@@ -58,9 +73,12 @@ __all__ = [
     "InvalidInputError",
     "InvalidRequestError",
     "LaraFlowAIError",
+    "OutputValidationError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderOverloadedError",
+    "ProviderToolCall",
+    "ProviderToolResult",
     "QuotaExceededError",
     "RateLimitError",
     "ReasoningDelta",
@@ -74,8 +92,11 @@ __all__ = [
     "Task",
     "TaskResult",
     "TextDelta",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "ToolError",
+    "ToolResult",
     "UnknownStreamError",
     "Usage",
 ]
