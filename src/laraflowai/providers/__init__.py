@@ -13,6 +13,7 @@ from typing import Any
 
 from .._config import Settings
 from .._exceptions import ConfigurationError
+from ._content import check_content, image_part
 from ._errors import error_class, error_from_reply, error_from_report, parse_retry_after
 from .anthropic import AnthropicProvider
 from .base import (
@@ -42,11 +43,13 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OutputSpec",
     "Provider",
+    "check_content",
     "create_provider",
     "default_provider_name",
     "error_class",
     "error_from_reply",
     "error_from_report",
+    "image_part",
     "parse_retry_after",
     "provider_names",
     "register_provider",

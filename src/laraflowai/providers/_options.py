@@ -27,6 +27,10 @@ def check_positive_int(name: str, value: Any) -> Any:
 
 def split_system(messages: list[Any]) -> tuple[str | None, list[Any]]:
     """The system prompt (all system messages joined) and the other messages."""
-    system = [m["content"] for m in messages if m["role"] == "system"]
+    system = [
+        m["content"] if isinstance(m["content"], str) else "".join(p["text"] for p in m["content"])
+        for m in messages
+        if m["role"] == "system"
+    ]
     rest = [m for m in messages if m["role"] != "system"]
     return ("\n\n".join(system) if system else None), rest

@@ -1,15 +1,22 @@
 """Anthropic Messages API: `POST {base_url}/v1/messages` with `stream: true`.
 
 https://docs.anthropic.com/en/api/messages-streaming (the events),
-https://docs.anthropic.com/en/api/errors (error replies and in-stream errors).
+https://docs.anthropic.com/en/api/errors (error replies and in-stream errors),
+https://docs.claude.com/en/docs/agents-and-tools/tool-use/implement-tool-use (tools),
+https://docs.claude.com/en/docs/build-with-claude/vision (images),
+https://docs.claude.com/en/docs/build-with-claude/structured-outputs (`output_config`).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .._exceptions import ConfigurationError
+from .._types import ContentPart, Message
 from ..wire.anthropic import AnthropicMessagesDecoder
 from ._options import check_number, check_positive_int, split_system
+from ._request import check_request
+from ._schema import anthropic_schema
 from .base import ChatRequest, HTTPProvider, HTTPRequest
 
 __all__ = ["AnthropicProvider"]
@@ -28,16 +35,26 @@ class AnthropicProvider(HTTPProvider):
     def build_request(self, request: ChatRequest) -> HTTPRequest:
         options = dict(request.options)
         options.pop("include_usage", None)  # always streamed by Anthropic
-        system, messages = split_system(request.messages)
+        system, messages = split_system(check_request(request))
         max_tokens = check_positive_int("max_tokens", options.pop("max_tokens", None))
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": messages,
+            "messages": _messages(messages),
             "stream": True,
         }
         if system:
             body["system"] = system
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+        if request.tool_choice is not None and (request.tools or request.tool_choice == "none"):
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.output is not None:
+            schema = anthropic_schema(request.output.schema, request.output.name)
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         check_number("temperature", options.get("temperature"), 0, 1)
         check_number("top_p", options.get("top_p"), 0, 1)
         stop = options.pop("stop", None)
@@ -59,3 +76,88 @@ class AnthropicProvider(HTTPProvider):
 
     def new_decoder(self) -> AnthropicMessagesDecoder:
         return AnthropicMessagesDecoder(**self.decoder_limits())
+
+
+def _tool_choice(choice: str) -> dict[str, str]:
+    if choice == "required":
+        return {"type": "any"}
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    return {"type": "tool", "name": choice}
+
+
+def _messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """The conversation in the Messages API shape: tool calls as `tool_use`
+    blocks of the assistant's message, and the results of one turn's calls as
+    `tool_result` blocks of ONE user message (a user message right after them
+    joins it, after the results)."""
+    out: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] | None = None
+    for message in messages:
+        role = message["role"]
+        if role == "tool":
+            block = _tool_result(message)
+            if results is None:
+                results = [block]
+                out.append({"role": "user", "content": results})
+            else:
+                results.append(block)
+            continue
+        if role == "user" and results is not None:
+            results.extend(_blocks(message["content"]))
+            results = None
+            continue
+        results = None
+        calls = message.get("tool_calls")
+        if calls:
+            blocks = _blocks(message["content"])
+            for call in calls:
+                if not call.id:
+                    raise ConfigurationError(
+                        f"the tool call {call.name!r} has no id: Anthropic matches each "
+                        "tool_result to its tool_use by id; give both the same id"
+                    )
+                blocks.append(
+                    {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+                )
+            out.append({"role": "assistant", "content": blocks})
+        elif isinstance(message["content"], str) and len(message) == 2:
+            out.append(message)  # type: ignore[arg-type]
+        else:
+            out.append({"role": role, "content": _content(message["content"])})
+    return out
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    if not call_id:
+        raise ConfigurationError(
+            f"a tool result ({message.get('name') or 'unnamed'}) has no tool_call_id: "
+            "Anthropic needs the id of the tool_use it answers"
+        )
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id}
+    block["content"] = message["content"]
+    if message.get("is_error"):
+        block["is_error"] = True
+    return block
+
+
+def _content(content: str | list[ContentPart]) -> str | list[dict[str, Any]]:
+    return content if isinstance(content, str) else _blocks(content)
+
+
+def _blocks(content: str | list[ContentPart]) -> list[dict[str, Any]]:
+    """Content blocks; empty text is left out (the API refuses an empty text block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if part["type"] == "text":
+            if part["text"]:
+                blocks.append({"type": "text", "text": part["text"]})
+        elif "url" in part:
+            blocks.append({"type": "image", "source": {"type": "url", "url": part["url"]}})
+        else:
+            source = {"type": "base64", "media_type": part["media_type"], "data": part["data"]}
+            blocks.append({"type": "image", "source": source})
+    return blocks

@@ -32,6 +32,7 @@ from .._exceptions import ConfigurationError, ProviderError
 from ..wire import Event, StreamError
 from ..wire.openai import OpenAIChatDecoder
 from ._errors import error_from_report
+from ._request import check_request, has_images, text_of
 from .base import ChatRequest, InProcessProvider
 
 __all__ = ["LocalProvider", "bundled_model_path"]
@@ -53,6 +54,7 @@ _GENERATION_OPTIONS = (
     "ignore_eos",  # generate up to max_tokens even past the model's end token
 )
 _END = object()
+_TOOL_PROVIDERS = "openai, anthropic, gemini, ollama, grok, deepseek or groq"
 
 
 def bundled_model_path() -> Path | None:
@@ -294,9 +296,15 @@ class LocalProvider(InProcessProvider):
             key: request.options[key] for key in _GENERATION_OPTIONS if key in request.options
         }
         body.setdefault("max_tokens", _DEFAULT_MAX_TOKENS)
-        body["messages"] = list(request.messages)
+        body["messages"] = _messages(request)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+        if request.output is not None:
+            # llama.cpp turns the schema into a grammar that constrains every token.
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.output.name, "schema": request.output.schema},
+            }
         return body
 
     def iter_events(self, request: ChatRequest) -> _LocalEvents:
@@ -329,3 +337,38 @@ class LocalProvider(InProcessProvider):
                     return
         finally:
             generation.stop()
+
+
+def _messages(request: ChatRequest) -> list[Any]:
+    """The messages as llama.cpp's chat template reads them: text only.
+
+    Tools are refused rather than sent: llama.cpp answers the bundled model's
+    requests with plain text whatever `tools` and `tool_choice` say (tried with
+    tool_choice "required" and a named tool), so a tool would silently never run.
+    """
+    if request.tools or request.tool_choice not in (None, "auto", "none"):
+        raise ConfigurationError(
+            "the embedded model cannot call tools: use a provider that can "
+            f"({_TOOL_PROVIDERS}), or leave tools out"
+        )
+    messages = check_request(request)
+    out: list[Any] = []
+    for i, message in enumerate(messages):
+        if message["role"] == "tool" or message.get("tool_calls"):
+            raise ConfigurationError(
+                f"messages[{i}] holds a tool call or a tool result, which the embedded model "
+                f"cannot read: continue the conversation with {_TOOL_PROVIDERS}, or give the "
+                "tool's result to the model as text in a user message"
+            )
+        content = message["content"]
+        if isinstance(content, str):
+            out.append(message)
+        elif has_images(content):
+            raise ConfigurationError(
+                f"messages[{i}] holds an image, and the embedded model reads text only: send "
+                "it to a provider that takes images (openai, anthropic, gemini, or ollama "
+                "with a vision model), or describe the image in text"
+            )
+        else:
+            out.append({**message, "content": text_of(content)})
+    return out

@@ -4,6 +4,7 @@ No key locally; `OLLAMA_API_KEY`, when set, is sent as a bearer token (ollama.co
 and authenticating proxies).
 
 https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion
+(messages with `images`, `tool_calls` and `tool_name`; `tools`; `format` as a JSON schema)
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .._config import Settings
+from .._exceptions import ConfigurationError
+from .._types import Message
 from ..wire.ollama import OllamaChatDecoder
 from ._options import check_number, check_positive_int
+from ._request import check_request, text_of, tool_names_by_id
 from .base import ChatRequest, HTTPProvider, HTTPRequest
 
 __all__ = ["OllamaProvider"]
@@ -60,7 +64,28 @@ class OllamaProvider(HTTPProvider):
         for name, wire_name in _OPTION_NAMES.items():
             if options.get(name) is not None:
                 model_options[wire_name] = options.pop(name)
-        body: dict[str, Any] = {"model": self.model, "messages": request.messages, "stream": True}
+        messages = _messages(check_request(request))
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        if request.tool_choice not in (None, "auto", "none"):
+            raise ConfigurationError(
+                f"Ollama cannot be made to call a tool (tool_choice={request.tool_choice!r}): "
+                "leave tool_choice unset or 'auto' and ask for the tool in the prompt, or use "
+                "a provider that can (openai, anthropic, gemini)"
+            )
+        if request.tools and request.tool_choice != "none":
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in request.tools
+            ]
+        if request.output is not None:
+            body["format"] = request.output.schema
         if model_options:
             body["options"] = model_options
         body.update(options)  # think, tools, format, keep_alive ...
@@ -71,3 +96,49 @@ class OllamaProvider(HTTPProvider):
 
     def new_decoder(self) -> OllamaChatDecoder:
         return OllamaChatDecoder(**self.decoder_limits())
+
+
+def _messages(messages: list[Message]) -> list[dict[str, Any]]:
+    names: dict[str, str] | None = None
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role == "tool":
+            name = message.get("name")
+            if not name:
+                if names is None:
+                    names = tool_names_by_id(messages)
+                call_id = message.get("tool_call_id")
+                name = names.get(call_id) if call_id else None
+            if not name:
+                raise ConfigurationError(
+                    "a tool result has neither a name nor the tool_call_id of an earlier "
+                    "call: Ollama needs the name of the tool it answers; add 'name'"
+                )
+            out.append({"role": "tool", "tool_name": name, "content": content})
+            continue
+        calls = message.get("tool_calls")
+        if isinstance(content, str) and not calls and "tool_calls" not in message:
+            out.append(message)  # type: ignore[arg-type]
+            continue
+        converted: dict[str, Any] = {"role": role, "content": text_of(content)}
+        if not isinstance(content, str):
+            images = [_image_data(part) for part in content if part["type"] == "image"]
+            if images:
+                converted["images"] = images
+        if calls:
+            converted["tool_calls"] = [
+                {"function": {"name": call.name, "arguments": call.arguments}} for call in calls
+            ]
+        out.append(converted)
+    return out
+
+
+def _image_data(part: Any) -> str:
+    if "data" not in part:
+        raise ConfigurationError(
+            f"Ollama takes images as data, not URLs ({part['url'][:80]!r}): download it "
+            "and pass its bytes or file path to laraflowai.providers.image_part()"
+        )
+    data: str = part["data"]
+    return data
