@@ -128,6 +128,30 @@ def agent_astream(url: str) -> Stream:
     return lambda: loop.run_until_complete(run_async())
 
 
+def tools_stream(url: str) -> Stream:
+    """agent.stream() of an agent with tools: a first step asking for two
+    tools, both run, then the answer's chunks (the bench server's /t/ path)."""
+    from laraflowai import FlowAI
+
+    FlowAI.configure(buffer_size=1, chunk_delay=0, cache_enabled=False)
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def weather(city: str) -> str:
+        return "clear"
+
+    agent = FlowAI.agent(
+        "Bench",
+        "Stream",
+        "openai",
+        base_url=f"{url.replace('/n/', '/t/')}/v1",
+        api_key="sk-bench-0000000000",
+        tools=[add, weather],
+    )
+    return lambda: _drain(agent.stream("bench"))
+
+
 def crew_stream(url: str) -> Stream:
     from laraflowai import FlowAI
 
@@ -259,6 +283,7 @@ CLIENTS: dict[str, Callable[[str], Stream]] = {
     "agent_stream": agent_stream,
     "agent_astream": agent_astream,
     "crew_stream": crew_stream,
+    "tools_stream": tools_stream,
     "cache_replay": cache_replay,
     "cache_replay_memory": cache_replay_memory,
     "shaping": shaping,

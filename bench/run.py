@@ -36,7 +36,7 @@ DELIVERY_FIGURES = [
     "ws_bare_cpu_us_per_event", "ws_ratio",
 ]  # fmt: skip
 STREAM_CLIENTS = [
-    "raw_sync", "raw_async", "agent_stream", "agent_astream", "crew_stream",
+    "raw_sync", "raw_async", "agent_stream", "agent_astream", "crew_stream", "tools_stream",
     "cache_replay", "cache_replay_memory", "shaping", "openai", "anthropic", "litellm",
 ]  # fmt: skip
 TTFC_CLIENTS = ["raw_sync", "agent_stream", "raw_async", "agent_astream"]
@@ -163,6 +163,8 @@ def _stream_figures(
         "agent_stream_cpu_ratio": ratio("agent_stream"),
         "agent_astream_cpu_ratio": ratio("agent_astream", "raw_async"),
         "crew_stream_cpu_ratio": ratio("crew_stream"),
+        # A tool-using agent's chunks against a plain agent's, the same run.
+        "tools_stream_cpu_ratio_to_plain": ratio("tools_stream", "agent_stream"),
         "ttfc_added_ms": _added(first["agent_stream"], first["raw_sync"]),
         "ttfc_added_async_ms": _added(first["agent_astream"], first["raw_async"]),
         "server_ceiling_chunks_per_s": None if not fastest else 1e6 / fastest,
@@ -227,7 +229,8 @@ def _print_stream(results: dict[str, Any]) -> None:
     print(f"time to first chunk added (sync):  {_fmt(results['ttfc_added_ms'])} ms")
     print(f"time to first chunk added (async): {_fmt(results['ttfc_added_async_ms'])} ms")
     print(f"server ceiling: >= {_fmt(results['server_ceiling_chunks_per_s'], 0)} chunks/s")
-    for key in ("cache_replay_us_per_chunk", "cache_replay_cpu_ratio",
+    for key in ("tools_stream_cpu_ratio_to_plain",
+                "cache_replay_us_per_chunk", "cache_replay_cpu_ratio",
                 "cache_replay_memory_us_per_chunk", "cache_replay_memory_cpu_ratio",
                 "shaping_us_per_provider_chunk", "shaping_cpu_ratio"):  # fmt: skip
         print(f"{key}: {_fmt(results[key], 2)}")

@@ -3,7 +3,9 @@
 (Anthropic format) with a stream of `<count>` text deltas, pre-built once and
 written in 16 KiB pieces as a real socket would deliver them. `/n/<count>/requests`
 answers how many streams it has served, so a client can prove that a replay from
-the cache never reached it."""
+the cache never reached it. `/t/<count>/v1/chat/completions` answers a request
+without tool results with two tool calls, and one with them with the `<count>`
+text deltas: a tool-using agent's two steps."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from tests.servers import (
     json_reply,
     openai_chunks,
 )
+from tests.tools.wire import CALLS, openai_tool_chunks
 
-_PATH = re.compile(r"^/n/(\d+)/v1/(chat/completions|messages)$")
+_PATH = re.compile(r"^/([nt])/(\d+)/v1/(chat/completions|messages)$")
 _COUNT = re.compile(r"^/n/\d+/requests$")
 _PIECE = 16 * 1024
 
@@ -37,6 +40,12 @@ def _body(count: int, kind: str) -> tuple[bytes, ...]:
     return tuple(data[start : start + _PIECE] for start in range(0, len(data), _PIECE))
 
 
+@functools.cache
+def _tool_calls() -> bytes:
+    usage = {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
+    return b"".join(openai_tool_chunks(CALLS, usage))
+
+
 def start_server() -> ProviderServer:
     server = ProviderServer().start()
     served = 0  # only the server's own thread reads and writes it
@@ -49,7 +58,9 @@ def start_server() -> ProviderServer:
         if match is None:
             return Reply(status=404, steps=[Write(b'{"error": {"message": "unknown bench path"}}')])
         served += 1
-        pieces = _body(int(match.group(1)), match.group(2).split("/")[-1])
+        if match.group(1) == "t" and b'"role":"tool"' not in request.body:
+            return Reply(steps=[Write(_tool_calls())])
+        pieces = _body(int(match.group(2)), match.group(3).split("/")[-1])
         return Reply(steps=[Write(piece) for piece in pieces])
 
     server.set_handler(reply)

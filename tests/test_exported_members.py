@@ -19,6 +19,7 @@ def test_all_is_sorted_and_matches_the_public_names() -> None:
         "pusher",
         "shaping",
         "streaming",
+        "tools",
         "web",
         "wire",
     }

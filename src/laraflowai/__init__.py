@@ -57,6 +57,10 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'laraflowai' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Tool", "tool"})
+
+
 __all__ = [
     "Agent",
     "AsyncStreamingResponse",
@@ -99,4 +103,5 @@ __all__ = [
     "ToolResult",
     "UnknownStreamError",
     "Usage",
+    "tool",
 ]

@@ -58,6 +58,11 @@ async def test_history_goes_between_the_system_message_and_the_task_in_order(
     ]
 
 
+CONTENT = (
+    "history[0] content must be a string (or, for a user message, a list of text and image parts)"
+)
+
+
 @pytest.mark.parametrize(
     ("history", "message"),
     [
@@ -65,8 +70,12 @@ async def test_history_goes_between_the_system_message_and_the_task_in_order(
         ({"role": "user", "content": "x"}, "history must be a list of messages"),
         ([("user", "x")], "history[0] must be a message"),
         ([{"role": "user", "content": "x"}, {"role": "tool", "content": "x"}], TOOL_ROLE),
-        ([{"role": "user", "content": 3}], "history[0] content must be a string, not int"),
-        ([{"role": "user"}], "history[0] content must be a string, not NoneType"),
+        ([{"role": "user", "content": 3}], f"{CONTENT}, not int"),
+        ([{"role": "user"}], f"{CONTENT}, not NoneType"),
+        ([{"role": "assistant", "content": [{"type": "text", "text": "x"}]}],
+         f"{CONTENT}, not list"),
+        ([{"role": "user", "content": [{"type": "video"}]}],
+         "history[0] content[0] is not a content part"),
         ([{"role": "user", "content": "x", "name": "a"}], "history[0] has unknown key(s) 'name'"),
     ],
 )  # fmt: skip

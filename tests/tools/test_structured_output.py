@@ -62,8 +62,8 @@ def native_mode(provider: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(config.get("responseJsonSchema") or config["responseSchema"])
     if provider == "ollama":
         return dict(body["format"])
-    assert body["output_format"]["type"] == "json_schema"
-    return dict(body["output_format"]["schema"])
+    assert body["output_config"]["format"]["type"] == "json_schema"
+    return dict(body["output_config"]["format"]["schema"])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -72,13 +72,13 @@ CALLS = [
     ("call_a", "add", ['{"a": 2,', ' "b": 3}']),
     ("call_w", "weather", ['{"city": "Ки', 'їв"}']),
 ]
-ARGS = [{"a": 2, "b": 3}, {"city": "Київ"}]
+ARGS: list[dict[str, Any]] = [{"a": 2, "b": 3}, {"city": "Київ"}]
 
 
 def tool_reply(provider: str) -> Reply:
     if provider == "openai":
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-        return stream_reply(openai_tool_chunks(CALLS, usage))  # type: ignore[arg-type]
+        return stream_reply(openai_tool_chunks(CALLS, usage))
     if provider == "anthropic":
         events = anthropic_events(
             ["Let me look."],
@@ -87,10 +87,10 @@ def tool_reply(provider: str) -> Reply:
             input_tokens=10,
             output_tokens=5,
         )
-        return stream_reply(events)  # type: ignore[arg-type]
+        return stream_reply(events)
     if provider == "gemini":
         calls = [(name, args) for (_, name, _), args in zip(CALLS, ARGS, strict=True)]
-        return stream_reply(gemini_events(["Let me look."], function_calls=calls))  # type: ignore[arg-type]
+        return stream_reply(gemini_events(["Let me look."], function_calls=calls))
     calls = [(name, args) for (_, name, _), args in zip(CALLS, ARGS, strict=True)]
     return ndjson_reply(
         ollama_lines(["Let me look."], tool_calls=calls, eval_count=5, prompt_eval_count=10)
@@ -100,11 +100,11 @@ def tool_reply(provider: str) -> Reply:
 def answer_reply(provider: str, texts: list[str]) -> Reply:
     if provider == "openai":
         usage = {"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27}
-        return stream_reply(openai_chunks(texts, usage=usage))  # type: ignore[arg-type]
+        return stream_reply(openai_chunks(texts, usage=usage))
     if provider == "anthropic":
-        return stream_reply(anthropic_events(texts, input_tokens=20, output_tokens=7))  # type: ignore[arg-type]
+        return stream_reply(anthropic_events(texts, input_tokens=20, output_tokens=7))
     if provider == "gemini":
-        return stream_reply(gemini_events(texts))  # type: ignore[arg-type]
+        return stream_reply(gemini_events(texts))
     return ndjson_reply(ollama_lines(texts, eval_count=7, prompt_eval_count=20))
 
 

@@ -12,7 +12,16 @@ from typing import Any
 
 from .._exceptions import LaraFlowAIError
 from ..streaming import AsyncStreamingResponse, Response, StreamingResponse
-from ..wire import Event, ReasoningDelta, ToolCall, ToolCallDelta, Usage
+from ..wire import (
+    Event,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolResult,
+    Usage,
+)
 from .agent import Agent
 from .events import CrewEvent, CrewEventKind
 from .result import CrewResult, TaskResult, TaskStatus
@@ -24,6 +33,9 @@ _PASSED: dict[type, CrewEventKind] = {
     ReasoningDelta: "reasoning",
     ToolCallDelta: "tool_call",
     ToolCall: "tool_call",
+    ToolResult: "tool_result",
+    ProviderToolCall: "provider_tool",
+    ProviderToolResult: "provider_tool",
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import copy
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
@@ -28,7 +30,7 @@ from ..streaming import (
     open_reader,
 )
 from .conversation import Conversation, check_history
-from .task import Task
+from .task import Task, image_parts
 
 if TYPE_CHECKING:
     from ..tools import Approver, OnError, Tool, Toolbox
@@ -120,7 +122,7 @@ class Agent:
         return [
             {"role": "system", "content": system},
             *history,
-            {"role": "user", "content": task.prompt()},
+            {"role": "user", "content": task.content()},
         ]
 
     def conversation(
@@ -135,9 +137,13 @@ class Agent:
         options: dict[str, Any],
         history: Iterable[Mapping[str, Any]] | None = None,
         output: OutputType | None = None,
+        images: Sequence[str | Path | bytes] | None = None,
     ) -> tuple[Task, ChatRequest, StreamState, bool]:
         if isinstance(task, str):
-            task = Task(task)
+            task = Task(task, images=images)
+        elif isinstance(task, Task) and images is not None:
+            task = copy.copy(task)
+            task.images = task.images + image_parts(images)
         elif not isinstance(task, Task):
             raise ConfigurationError(
                 f"an agent streams a Task or a string, not {type(task).__name__}"
@@ -171,6 +177,7 @@ class Agent:
         *,
         history: Iterable[Mapping[str, Any]] | None = None,
         output_type: Any = None,
+        images: Sequence[str | Path | bytes] | None = None,
         **options: Any,
     ) -> StreamingResponse:
         """Stream the answer to `task`; the request opens on the first read.
@@ -179,10 +186,11 @@ class Agent:
         "system", "content": str}, ...]`, sent between the agent's system
         message and the task. `output_type=SomeModel` asks for a JSON answer
         of that type (the provider's JSON mode): read it with `objects()` as it
-        grows and `get_object()` at the end. `cache=False` asks the provider
+        grows and `get_object()` at the end. `images=[...]` sends images with
+        the task (paths, bytes, http(s) or data: URLs). `cache=False` asks the provider
         even when an identical request's answer is cached or still streaming."""
         output = None if output_type is None else OutputType(output_type)
-        _, request, state, cache = self._prepare(task, options, history, output)
+        _, request, state, cache = self._prepare(task, options, history, output, images)
         settings, provider, client = self.settings, self.provider, self.http_client
         provider.check(request)  # refuse bad options now, not on the first read
         toolbox, delay = self.toolbox, settings.chunk_delay / 1000
@@ -208,11 +216,12 @@ class Agent:
         *,
         history: Iterable[Mapping[str, Any]] | None = None,
         output_type: Any = None,
+        images: Sequence[str | Path | bytes] | None = None,
         **options: Any,
     ) -> AsyncStreamingResponse:
         """The async twin of stream()."""
         output = None if output_type is None else OutputType(output_type)
-        _, request, state, cache = self._prepare(task, options, history, output)
+        _, request, state, cache = self._prepare(task, options, history, output, images)
         settings, provider, client = self.settings, self.provider, self.async_http_client
         provider.check(request)
         toolbox, delay = self.toolbox, settings.chunk_delay / 1000

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._checks import text
 from .._exceptions import ConfigurationError
 from .._types import Message
+from ..providers import check_content
 from ..streaming.response import AsyncStreamingResponse, StreamingResponse
 from .task import Task
 
@@ -61,11 +62,16 @@ def check_history(history: Iterable[Mapping[str, Any]] | None) -> list[Message]:
             raise ConfigurationError(
                 f"{where} has role {role!r}; the role must be one of {', '.join(_ROLES)}"
             )
-        if not isinstance(content, str):
+        if isinstance(content, str):
+            messages.append({"role": role, "content": text(f"{where} content", content)})
+        elif isinstance(content, list) and role == "user":
+            # Text and image parts: {"type": "text", "text": ...}, {"type": "image", ...}.
+            messages.append({"role": role, "content": check_content(f"{where} content", content)})
+        else:
             raise ConfigurationError(
-                f"{where} content must be a string, not {type(content).__name__}"
+                f"{where} content must be a string (or, for a user message, a list of "
+                f"text and image parts), not {type(content).__name__}"
             )
-        messages.append({"role": role, "content": text(f"{where} content", content)})
     return messages
 
 
@@ -120,8 +126,8 @@ class Conversation:
         self._messages = [m for m in self._messages if m["role"] == "system"]
 
     def _question(self, task: Task | str) -> Message:
-        prompt = task.prompt() if isinstance(task, Task) else Task(task).prompt()
-        return {"role": "user", "content": prompt}
+        task = task if isinstance(task, Task) else Task(task)
+        return {"role": "user", "content": task.content()}
 
     def _settle(self) -> None:
         """Move finished answers into the history; drop failed or abandoned ones."""

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["CrewEvent", "CrewEventKind"]
 
 CrewEventKind: TypeAlias = Literal[
-    "chunk", "reasoning", "tool_call", "task_complete", "task_error", "crew_complete", "crew_error"
-]
+    "chunk", "reasoning", "tool_call", "tool_result", "provider_tool", "task_complete",
+    "task_error", "crew_complete", "crew_error",
+]  # fmt: skip
 
 _KEYS = (
     "task_index",
@@ -53,8 +54,10 @@ class CrewEvent:
             elif result["is_complete"]:
                 print(result["response"].get_content())
 
-    `kind` says what happened: "chunk"; "reasoning" and "tool_call" (the typed
-    `event`, a ReasoningDelta, ToolCallDelta or ToolCall); "task_complete";
+    `kind` says what happened: "chunk"; "reasoning", "tool_call", "tool_result"
+    and "provider_tool" (the typed `event`: a ReasoningDelta, ToolCallDelta or
+    ToolCall, a ToolResult of the agent's tools, a ProviderToolCall or
+    ProviderToolResult of the provider's own); "task_complete";
     "task_error" (`error`, with the text that arrived in `error.partial_content`);
     and last "crew_complete" or "crew_error", carrying the whole `CrewResult` in
     `result` and naming the last task, or the one that failed.

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._checks import text
 from .._exceptions import ConfigurationError
-from .._types import ChunkCallback
+from .._types import ChunkCallback, ContentPart, ImagePart
 
 if TYPE_CHECKING:
     from .agent import Agent
 
-__all__ = ["Task"]
+__all__ = ["Task", "image_parts"]
 
 
 class Task:
     """`Task("Write a blog post about Laravel")`; `.stream(callback)` makes every
-    agent that streams this task call `callback(chunk, full_content)`."""
+    agent that streams this task call `callback(chunk, full_content)`.
+
+    `images=["photo.png", b"...", "https://..."]` sends images with the task
+    (paths, bytes, http(s) or data: URLs) to the providers that accept them."""
 
     def __init__(
         self,
         description: str,
         agent: Agent | None = None,
         context: str | Sequence[str] | None = None,
+        *,
+        images: Sequence[str | Path | bytes] | None = None,
     ) -> None:
         if not isinstance(description, str) or not description.strip():
             raise ConfigurationError(
@@ -41,6 +47,7 @@ class Task:
                 )
             context = [text(f"the task's context[{n}]", item) for n, item in enumerate(context)]
         self.description = description.strip()
+        self.images: list[ImagePart] = image_parts(images)
         self.agent = agent
         self.context: str | list[str] | None = context
         self.callbacks: list[ChunkCallback] = []
@@ -65,5 +72,25 @@ class Task:
             context = "\n\n".join(context)
         return f"{self.description}\n\nContext:\n{context}"
 
+    def content(self) -> str | list[ContentPart]:
+        """The user message's content: the prompt, and the images if any."""
+        prompt = self.prompt()
+        if not self.images:
+            return prompt
+        return [{"type": "text", "text": prompt}, *self.images]
+
     def __repr__(self) -> str:
         return f"Task({self.description[:60]!r})"
+
+
+def image_parts(images: Sequence[str | Path | bytes] | None) -> list[ImagePart]:
+    if images is None:
+        return []
+    if isinstance(images, str | bytes | Path) or not isinstance(images, Sequence):
+        raise ConfigurationError(
+            "images must be a list of images (paths, bytes, http(s) or data: URLs), "
+            f"not {type(images).__name__}: wrap a single one in [...]"
+        )
+    from ..providers import image_part
+
+    return [image_part(image) for image in images]
