@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from laraflowai import FlowAI, StreamCancelledError, ToolCall, ToolError, ToolResult, Usage
+from laraflowai import (
+    ConfigurationError,
+    FlowAI,
+    StreamCancelledError,
+    ToolCall,
+    ToolError,
+    ToolResult,
+    Usage,
+)
 from laraflowai.tools import tool
 from tests.servers import ProviderServer
 from tests.tools.wire import (
@@ -238,7 +246,7 @@ async def test_approval_by_callback(server: ProviderServer, sync: bool) -> None:
 async def test_without_a_callback_the_run_pauses_until_resumed(
     server: ProviderServer, sync: bool
 ) -> None:
-    server.set_handler(Script("openai", ["2+3 is 5."]))
+    server.set_handler(Script("anthropic", ["2+3 is 5."]))
     ran: list[str] = []
 
     @tool(requires_approval=True)
@@ -250,12 +258,11 @@ async def test_without_a_callback_the_run_pauses_until_resumed(
         ran.append("weather")
         return "clear"
 
-    agent = FlowAI.agent("A", "B", "openai", tools=[add, weather], cache=False)
-    response, _ = await read(agent, sync)
+    agent = FlowAI.agent("A", "B", "anthropic", tools=[add, weather], cache=False)
+    response, chunks = await read(agent, sync)
+    assert "".join(chunks) == "Let me look."
     assert response.finish_reason == "approval"
-    assert [c.name for c in response.pending_approvals] == ["add"] or [
-        c.name for c in response.pending_approvals
-    ] == ["add", "weather"]
+    assert [c.name for c in response.pending_approvals] == ["add", "weather"]
     assert ran == [] and len(server.requests) == 1
 
     rest = response.resume({"call_a": True})
@@ -264,8 +271,30 @@ async def test_without_a_callback_the_run_pauses_until_resumed(
     assert sorted(ran) == ["add", "weather"]
     assert [r.output for r in rest.tool_results] == ["5", "clear"]
     assert rest.finish_reason == "stop"
-    with pytest.raises(Exception, match="not waiting for approval"):
+    second = server.requests[1].json()
+    assistant = [m for m in second["messages"] if m["role"] == "assistant"]
+    assert assistant[0]["content"][0] == {"type": "text", "text": "Let me look."}
+    assert calls_sent("anthropic", second) == [("add", ARGS[0]), ("weather", ARGS[1])]
+    with pytest.raises(ConfigurationError, match="not waiting for approval"):
         rest.resume()
+
+
+def test_resume_refuses_unknown_ids(server: ProviderServer) -> None:
+    server.set_handler(Script("openai", ["ok"]))
+
+    @tool(requires_approval=True)
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    response = FlowAI.agent("A", "B", "openai", tools=[add], cache=False).stream("Go")
+    assert response.get_content() == ""
+    with pytest.raises(ConfigurationError, match="no pending call has the id 'nope'"):
+        response.resume({"nope": True})
+    with pytest.raises(ConfigurationError, match="approve must be True, False or a dict"):
+        response.resume({"call_a": "yes"})  # type: ignore[dict-item]
+    denied = response.resume(False)
+    assert denied.get_content() == "ok"
+    assert all(r.is_error for r in denied.tool_results)
 
 
 def test_cancel_while_a_tool_runs_ends_the_stream(server: ProviderServer) -> None:

@@ -217,6 +217,10 @@ class StreamState:
         """Text that arrived but is not handed out yet."""
         return "".join(self.ready) + self.chunker.pending
 
+    def step_text(self) -> str:
+        """The text that arrived since the last tool result (a tool loop's step)."""
+        return (self._text + self.buffered)[self.answer_start :]
+
     def flush_buffer(self) -> None:
         self.ready.extend(self.chunker.flush())
 

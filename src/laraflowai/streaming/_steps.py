@@ -54,20 +54,21 @@ class Paused:
 
     calls: tuple[ToolCall, ...]
     loop: ToolLoop
+    text: str  # the paused step's text, sent back with its calls
 
 
 class ToolLoop:
     """The state of a tool loop between steps: the conversation so far, this
-    step's text and calls, usage before this step, the finish held back until
-    it is known to be the last."""
+    step's calls, usage before this step, the finish held back until it is
+    known to be the last. Text passes by: the step's text is read from the
+    stream's state when the step ends."""
 
-    __slots__ = ("request", "step", "max_steps", "_text", "_calls", "_before", "_usage", "_finish")
+    __slots__ = ("request", "step", "max_steps", "_calls", "_before", "_usage", "_finish")
 
     def __init__(self, request: ChatRequest, max_steps: int, step: int = 1) -> None:
         self.request = request
         self.step = step
         self.max_steps = max_steps
-        self._text: list[str] = []
         self._calls: list[ToolCall] = []
         self._before: Usage | None = None
         self._usage: Usage | None = None
@@ -76,9 +77,7 @@ class ToolLoop:
     def feed(self, event: Event) -> Event | None:
         """The event to hand on (usage summed over steps), or None to hold it."""
         kind = type(event)
-        if kind is TextDelta:
-            self._text.append(event.text)  # type: ignore[union-attr]
-        elif kind is ToolCall:
+        if kind is ToolCall:
             self._calls.append(event)  # type: ignore[arg-type]
         elif kind is Usage:
             self._usage = event  # type: ignore[assignment]
@@ -118,14 +117,11 @@ class ToolLoop:
         """The events that end a run paused for approval."""
         return [Finished("approval", self._finish.raw_reason if self._finish else None)]
 
-    def next_request(self, results: Sequence[ToolResult]) -> ChatRequest:
+    def next_request(self, text: str, results: Sequence[ToolResult]) -> ChatRequest:
         """The request of the next step: the conversation with this step's
-        answer and the tools' results; this step's bookkeeping is reset."""
-        assistant: Message = {
-            "role": "assistant",
-            "content": "".join(self._text),
-            "tool_calls": list(self._calls),
-        }
+        answer (`text` and its calls) and the tools' results; this step's
+        bookkeeping is reset."""
+        assistant: Message = {"role": "assistant", "content": text, "tool_calls": self._calls}
         answers: list[Message] = [
             {
                 "role": "tool",
@@ -139,7 +135,7 @@ class ToolLoop:
         self.request = replace(self.request, messages=[*self.request.messages, assistant, *answers])
         self.step += 1
         self._before = _add(self._before, self._usage)
-        self._text, self._calls, self._usage, self._finish = [], [], None, None
+        self._calls, self._usage, self._finish = [], None, None
         return self.request
 
 
@@ -175,6 +171,7 @@ class StepReader:
         state: StreamState,
         decisions: dict[str | None, bool] | None = None,
         calls: Sequence[ToolCall] = (),
+        text: str | None = None,
     ) -> None:
         self._open = open_step
         self._tools = tools
@@ -188,13 +185,15 @@ class StepReader:
         # Resuming a paused run starts with its calls, not with a request.
         self._reader: FlightReader | None = None if calls else open_step(loop.request, state)
         if calls:
-            self._run(list(calls))
+            self._run(list(calls), text)
 
     def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> StepReader:
         """A reader going on from where this paused run stopped."""
-        assert self.paused is not None
-        loop = self.paused.loop
-        return StepReader(loop, self._open, self._tools, state, decisions, self.paused.calls)
+        paused = self.paused
+        assert paused is not None
+        return StepReader(
+            paused.loop, self._open, self._tools, state, decisions, paused.calls, paused.text
+        )
 
     @property
     def cached(self) -> bool:
@@ -215,8 +214,8 @@ class StepReader:
                 self._cached = self._cached and reader.cached
                 self._end_step()
                 continue
-            if event is None:
-                return None
+            if event is None or type(event) is TextDelta:
+                return event
             out = self._loop.feed(event)
             if out is not None:
                 return out
@@ -231,19 +230,22 @@ class StepReader:
         waiting = self._tools.awaiting_approval(calls)
         if waiting:
             self._reader = None
-            self.paused = Paused(tuple(calls), loop)
+            self.paused = Paused(tuple(calls), loop, self._state.step_text())
             self._queue.extend(loop.paused(waiting))
             return
         self._run(calls)
 
-    def _run(self, calls: list[ToolCall]) -> None:
+    def _run(self, calls: list[ToolCall], text: str | None = None) -> None:
         if self._stop.is_set():
             raise reader_cancelled()
+        if text is None:
+            text = self._state.step_text()
         results = self._tools.run(calls, self._stop, self._decisions)
         if self._stop.is_set():
             raise reader_cancelled()
         self._queue.extend(results)
-        self._reader = self._open(self._loop.next_request(results), self._state)
+        request = self._loop.next_request(text, results)
+        self._reader = self._open(request, self._state)
 
     def cancel(self) -> None:
         self._stop.set()
@@ -263,7 +265,7 @@ class AsyncStepReader:
 
     __slots__ = (
         "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_cancelled", "_cached",
-        "_decisions", "_running", "_calls", "paused",
+        "_decisions", "_running", "_calls", "_resumed_text", "paused",
     )  # fmt: skip
 
     def __init__(
@@ -274,6 +276,7 @@ class AsyncStepReader:
         state: StreamState,
         decisions: dict[str | None, bool] | None = None,
         calls: Sequence[ToolCall] = (),
+        text: str | None = None,
     ) -> None:
         self._open = open_step
         self._tools = tools
@@ -285,6 +288,7 @@ class AsyncStepReader:
         self._decisions = decisions
         self._running: asyncio.Future[list[ToolResult]] | None = None
         self._calls = list(calls)
+        self._resumed_text = text
         self.paused: Paused | None = None
         self._reader: AsyncFlightReader | DirectAsyncReader | None = (
             None if calls else open_step(loop.request, state)
@@ -292,9 +296,11 @@ class AsyncStepReader:
 
     def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> AsyncStepReader:
         """A reader going on from where this paused run stopped."""
-        assert self.paused is not None
-        loop = self.paused.loop
-        return AsyncStepReader(loop, self._open, self._tools, state, decisions, self.paused.calls)
+        paused = self.paused
+        assert paused is not None
+        return AsyncStepReader(
+            paused.loop, self._open, self._tools, state, decisions, paused.calls, paused.text
+        )
 
     @property
     def cached(self) -> bool:
@@ -308,7 +314,7 @@ class AsyncStepReader:
                 return queue.popleft()
             if self._calls:
                 calls, self._calls = self._calls, []
-                await self._run(calls)
+                await self._run(calls, self._resumed_text)
                 continue
             reader = self._reader
             if reader is None:
@@ -319,8 +325,8 @@ class AsyncStepReader:
                 self._cached = self._cached and reader.cached
                 await self._end_step()
                 continue
-            if event is None:
-                return None
+            if event is None or type(event) is TextDelta:
+                return event
             out = self._loop.feed(event)
             if out is not None:
                 return out
@@ -334,14 +340,16 @@ class AsyncStepReader:
             return
         waiting = self._tools.awaiting_approval(calls)
         if waiting:
-            self.paused = Paused(tuple(calls), loop)
+            self.paused = Paused(tuple(calls), loop, self._state.step_text())
             self._queue.extend(loop.paused(waiting))
             return
         await self._run(calls)
 
-    async def _run(self, calls: list[ToolCall]) -> None:
+    async def _run(self, calls: list[ToolCall], text: str | None = None) -> None:
         if self._cancelled:
             raise reader_cancelled()
+        if text is None:
+            text = self._state.step_text()
         running = self._running = asyncio.ensure_future(self._tools.arun(calls, self._decisions))
         try:
             results = await running
@@ -352,7 +360,8 @@ class AsyncStepReader:
         finally:
             self._running = None
         self._queue.extend(results)
-        self._reader = self._open(self._loop.next_request(results), self._state)
+        request = self._loop.next_request(text, results)
+        self._reader = self._open(request, self._state)
 
     def cancel(self) -> None:
         self._cancelled = True
