@@ -360,3 +360,28 @@ async def test_a_crew_agent_uses_its_tools(server: ProviderServer, sync: bool) -
     text = "".join(e.chunk or "" for e in events if e.kind == "chunk")
     assert text == "The sum is 5."
     assert sorted(ran) == ["add", "weather"]
+
+
+def test_with_the_cache_each_step_is_stored_and_the_tools_run_again(
+    server: ProviderServer,
+) -> None:
+    server.set_handler(Script("openai", ["The sum is 5."]))
+    ran: list[str] = []
+
+    def add(a: int, b: int) -> int:
+        ran.append("add")
+        return a + b
+
+    def weather(city: str) -> str:
+        ran.append("weather")
+        return "clear"
+
+    agent = FlowAI.agent("A", "B", "openai", tools=[add, weather])
+    first = agent.stream("Go")
+    assert first.get_content() == "The sum is 5."
+    assert not first.get_stats()["cached"]
+    again = agent.stream("Go")
+    assert again.get_content() == "The sum is 5."
+    assert again.get_stats()["cached"]
+    assert len(server.requests) == 2  # both steps replayed the second time
+    assert sorted(ran) == ["add", "add", "weather", "weather"]
