@@ -142,7 +142,8 @@ def test_bad_content_is_refused_naming_where_it_is(
 
 def url_request(url: str = PHOTO_URL, **extra: Any) -> ChatRequest:
     part: dict[str, Any] = {"type": "image", "url": url, **extra}
-    return ChatRequest([{"role": "user", "content": [{"type": "text", "text": "What?"}, part]}])
+    messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": "What?"}, part]}]
+    return ChatRequest(messages)
 
 
 def body_of(server: ProviderServer, name: str, request: ChatRequest) -> Any:
@@ -190,7 +191,8 @@ def test_text_only_parts_become_text_where_a_provider_wants_a_string(
     server: ProviderServer,
 ) -> None:
     parts = [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]
-    request = ChatRequest([{"role": "system", "content": parts}, {"role": "user", "content": "Hi"}])
+    messages: list[Any] = [{"role": "system", "content": parts}, {"role": "user", "content": "Hi"}]
+    request = ChatRequest(messages)
     assert body_of(server, "anthropic", request)["system"] == "Be brief."
     assert body_of(server, "gemini", request)["systemInstruction"] == {
         "parts": [{"text": "Be brief."}]
