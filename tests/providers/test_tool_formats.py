@@ -340,6 +340,11 @@ def test_tool_choice_takes_each_providers_form(
 def test_no_tool_choice_leaves_the_providers_default(server: ProviderServer) -> None:
     for name, prefix in [("openai", "/v1"), ("anthropic", "/anthropic"), ("gemini", "/g")]:
         provider = provider_at(server, name, prefix)
+        # OpenAI refuses a tool_choice without tools: none is sent.
+        for choice in ("none", "auto"):
+            request = ChatRequest(history(), tool_choice=choice)
+            body = _json(provider.build_request(request).body)  # type: ignore[attr-defined]
+            assert not {"tools", "tool_choice", "toolConfig"} & set(body)
         body = _json(provider.build_request(ChatRequest(history(), tools=(WEATHER,))).body)  # type: ignore[attr-defined]
         assert not {"tool_choice", "toolConfig"} & set(body)
 

@@ -68,7 +68,7 @@ class GeminiProvider(HTTPProvider):
                 for t in request.tools
             ]
             body["tools"] = [{"functionDeclarations": declarations}]
-        if request.tool_choice is not None and (request.tools or request.tool_choice == "none"):
+        if request.tool_choice is not None and request.tools:
             calling: dict[str, Any] = {"mode": _MODES.get(request.tool_choice, "ANY")}
             if request.tool_choice not in _MODES:
                 calling["allowedFunctionNames"] = [request.tool_choice]
