@@ -173,10 +173,7 @@ GEMINI_BODY: dict[str, Any] = {
             "role": "model",
             "parts": [
                 {"text": "Let me check."},
-                {
-                    "functionCall": {"name": "get_weather", "args": {"city": KYIV}, "id": "call_1"},
-                    "thoughtSignature": "skip_thought_signature_validator",
-                },
+                {"functionCall": {"name": "get_weather", "args": {"city": KYIV}, "id": "call_1"}},
                 {"functionCall": {"name": "get_time", "args": {"city": KYIV}, "id": "call_2"}},
             ],
         },
@@ -381,6 +378,19 @@ def test_tool_calls_without_text_and_results_answered_by_id_only(server: Provide
     assert gemini["contents"][2]["parts"][0]["functionResponse"]["name"] == "get_weather"
     ollama = _json(provider_at(server, "ollama").build_request(request).body)  # type: ignore[attr-defined]
     assert ollama["messages"][2] == {"role": "tool", "tool_name": "get_weather", "content": "12 C"}
+
+
+def test_gemini_3_gets_the_documented_signature_for_calls_it_did_not_sign(
+    server: ProviderServer,
+) -> None:
+    """https://ai.google.dev/gemini-api/docs/thought-signatures: the first call of
+    each step carries a signature; a ToolCall keeps none, so the placeholder goes."""
+    request = ChatRequest(history(), tools=(WEATHER, TIME))
+    for model, signed in [("gemini-3-flash-preview", True), ("gemini-2.5-pro", False)]:
+        provider = provider_at(server, "gemini", "/g", model=model)
+        parts = _json(provider.build_request(request).body)["contents"][1]["parts"]  # type: ignore[attr-defined]
+        signatures = [part.get("thoughtSignature") for part in parts]
+        assert signatures == [None, "skip_thought_signature_validator" if signed else None, None]
 
 
 def test_gemini_calls_without_ids_are_sent_without_ids(server: ProviderServer) -> None:
