@@ -31,7 +31,9 @@ _HOW = (
 )
 
 
-def image_part(source: str | Path | bytes, media_type: str | None = None) -> ImagePart:
+def image_part(
+    source: str | Path | bytes | bytearray | memoryview, media_type: str | None = None
+) -> ImagePart:
     """An image content part from a file path, the image's bytes, an http(s)
     URL or a data: URL.
 

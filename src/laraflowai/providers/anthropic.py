@@ -50,7 +50,7 @@ class AnthropicProvider(HTTPProvider):
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
-        if request.tool_choice is not None and (request.tools or request.tool_choice == "none"):
+        if request.tool_choice is not None and request.tools:
             body["tool_choice"] = _tool_choice(request.tool_choice)
         if request.output is not None:
             schema = anthropic_schema(request.output.schema, request.output.name)

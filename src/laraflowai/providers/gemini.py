@@ -12,6 +12,7 @@ https://ai.google.dev/gemini-api/docs/structured-output (responseJsonSchema)
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -36,8 +37,10 @@ _EXTENSIONS = {
 # Gemini 3 models refuse a functionCall part of the current turn without the
 # thoughtSignature the model sent with it. A ToolCall does not keep it, so the
 # history carries the value Google documents for calls whose signature is not
-# at hand (https://ai.google.dev/gemini-api/docs/thought-signatures#faqs).
+# at hand (https://ai.google.dev/gemini-api/docs/thought-signatures#faqs); 1.x
+# and 2.x models do not check signatures and are sent none.
 _NO_SIGNATURE = "skip_thought_signature_validator"
+_UNSIGNED_MODELS = re.compile(r"(models/)?(gemini-[12]\.|gemma-)")
 _CONFIG_NAMES = {
     "temperature": "temperature",
     "top_p": "topP",
@@ -59,7 +62,8 @@ class GeminiProvider(HTTPProvider):
         options = dict(request.options)
         options.pop("include_usage", None)  # always sent by Gemini
         system, messages = split_system(check_request(request))
-        body: dict[str, Any] = {"contents": _contents(messages)}
+        signed = not _UNSIGNED_MODELS.match(self.model)
+        body: dict[str, Any] = {"contents": _contents(messages, signed)}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         if request.tools:
@@ -68,7 +72,7 @@ class GeminiProvider(HTTPProvider):
                 for t in request.tools
             ]
             body["tools"] = [{"functionDeclarations": declarations}]
-        if request.tool_choice is not None and (request.tools or request.tool_choice == "none"):
+        if request.tool_choice is not None and request.tools:
             calling: dict[str, Any] = {"mode": _MODES.get(request.tool_choice, "ANY")}
             if request.tool_choice not in _MODES:
                 calling["allowedFunctionNames"] = [request.tool_choice]
@@ -107,7 +111,7 @@ class GeminiProvider(HTTPProvider):
         return GeminiStreamDecoder(**self.decoder_limits())
 
 
-def _contents(messages: list[Message]) -> list[dict[str, Any]]:
+def _contents(messages: list[Message], signed: bool) -> list[dict[str, Any]]:
     """The conversation as Gemini contents: an assistant's calls as
     `functionCall` parts of its `model` turn, the results that answer them as
     `functionResponse` parts of ONE `user` turn."""
@@ -139,7 +143,7 @@ def _contents(messages: list[Message]) -> list[dict[str, Any]]:
                 if call.id is not None:
                     function["id"] = call.id
                 part: dict[str, Any] = {"functionCall": function}
-                if i == 0:
+                if signed and i == 0:
                     part["thoughtSignature"] = _NO_SIGNATURE
                 parts.append(part)
         contents.append({"role": _ROLES[role], "parts": parts})

@@ -67,7 +67,7 @@ class OpenAICompatibleProvider(HTTPProvider):
                 }
                 for t in request.tools
             ]
-        if request.tool_choice is not None and (request.tools or request.tool_choice == "none"):
+        if request.tool_choice is not None and request.tools:
             body["tool_choice"] = _tool_choice(request.tool_choice)
         if request.output is not None:
             self._ask_for_output(body, request.output)
