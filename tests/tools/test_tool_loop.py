@@ -385,3 +385,31 @@ def test_with_the_cache_each_step_is_stored_and_the_tools_run_again(
     assert again.get_stats()["cached"]
     assert len(server.requests) == 2  # both steps replayed the second time
     assert sorted(ran) == ["add", "add", "weather", "weather"]
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_three_steps_each_with_its_own_text_and_calls(
+    server: ProviderServer, sync: bool
+) -> None:
+    from tests.tools.wire import answer_reply, tool_reply
+
+    def handler(request: Any) -> Any:
+        rounds = len(results_sent("anthropic", request.json())) // 2
+        return tool_reply("anthropic") if rounds < 2 else answer_reply("anthropic", ["Done."])
+
+    server.set_handler(handler)
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def weather(city: str) -> str:
+        return "clear"
+
+    agent = FlowAI.agent("A", "B", "anthropic", tools=[add, weather], max_steps=3, cache=False)
+    response, chunks = await read(agent, sync)
+    assert "".join(chunks) == "Let me look.Let me look.Done."
+    assert len(response.tool_results) == 4 and response.finish_reason == "stop"
+    third = server.requests[2].json()["messages"]
+    texts = [m["content"][0] for m in third if m["role"] == "assistant"]
+    assert texts == [{"type": "text", "text": "Let me look."}] * 2
+    assert response.usage.input_tokens == 10 + 10 + 20

@@ -193,22 +193,12 @@ class Agent:
         _, request, state, cache = self._prepare(task, options, history, output, images)
         settings, provider, client = self.settings, self.provider, self.http_client
         provider.check(request)  # refuse bad options now, not on the first read
-        toolbox, delay = self.toolbox, settings.chunk_delay / 1000
-        if toolbox is None:
-            return StreamingResponse(
-                lambda: open_reader(provider, request, settings, state, cache, client),
-                state,
-                delay,
-                output,
-            )
 
         def step(request: ChatRequest, state: StreamState) -> Any:
             return open_reader(provider, request, settings, state, cache, client)
 
-        loop = ToolLoop(request, self.max_steps)
-        return StreamingResponse(
-            lambda: StepReader(loop, step, toolbox, state), state, delay, output
-        )
+        opener = self._opener(request, state, step, StepReader)
+        return StreamingResponse(opener, state, settings.chunk_delay / 1000, output)
 
     def astream(
         self,
@@ -224,22 +214,27 @@ class Agent:
         _, request, state, cache = self._prepare(task, options, history, output, images)
         settings, provider, client = self.settings, self.provider, self.async_http_client
         provider.check(request)
-        toolbox, delay = self.toolbox, settings.chunk_delay / 1000
-        if toolbox is None:
-            return AsyncStreamingResponse(
-                lambda: open_async_reader(provider, request, settings, state, cache, client),
-                state,
-                delay,
-                output,
-            )
 
         def step(request: ChatRequest, state: StreamState) -> Any:
             return open_async_reader(provider, request, settings, state, cache, client)
 
+        opener = self._opener(request, state, step, AsyncStepReader)
+        return AsyncStreamingResponse(opener, state, settings.chunk_delay / 1000, output)
+
+    def _opener(
+        self,
+        request: ChatRequest,
+        state: StreamState,
+        step: Callable[[ChatRequest, StreamState], Any],
+        steps: type[StepReader | AsyncStepReader],
+    ) -> Callable[[], Any]:
+        """What opens the answer's reader on the first read: the request's own
+        reader, or with tools a reader of every step."""
+        toolbox = self.toolbox
+        if toolbox is None:
+            return lambda: step(request, state)
         loop = ToolLoop(request, self.max_steps)
-        return AsyncStreamingResponse(
-            lambda: AsyncStepReader(loop, step, toolbox, state), state, delay, output
-        )
+        return lambda: steps(loop, step, toolbox, state)
 
     def handle(self, task: Task | str, **options: Any) -> Response:
         """The whole answer at once."""

@@ -21,6 +21,7 @@ from .base import ChatRequest, OutputSpec, ToolSpec
 
 __all__ = [
     "check_request",
+    "function_tools",
     "has_images",
     "text_of",
     "tool_names_by_id",
@@ -42,6 +43,17 @@ def check_request(request: ChatRequest) -> list[Message]:
     if request.output is not None:
         _check_output(request.output)
     return [_check_message(i, m) for i, m in enumerate(request.messages)]
+
+
+def function_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools in the OpenAI shape, which Ollama shares."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
 
 
 def text_of(content: str | list[ContentPart]) -> str:

@@ -16,7 +16,7 @@ from .._exceptions import ConfigurationError
 from .._types import Message
 from ..wire.ollama import OllamaChatDecoder
 from ._options import check_number, check_positive_int
-from ._request import check_request, text_of, tool_names_by_id
+from ._request import check_request, function_tools, text_of, tool_names_by_id
 from .base import ChatRequest, HTTPProvider, HTTPRequest
 
 __all__ = ["OllamaProvider"]
@@ -73,17 +73,7 @@ class OllamaProvider(HTTPProvider):
                 "a provider that can (openai, anthropic, gemini)"
             )
         if request.tools and request.tool_choice != "none":
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request.tools)
         if request.output is not None:
             body["format"] = request.output.schema
         if model_options:

@@ -16,7 +16,7 @@ from .._types import ContentPart, Message
 from ..wire.openai import OpenAIChatDecoder
 from ._content import image_url
 from ._options import check_number, check_positive_int
-from ._request import check_request
+from ._request import check_request, function_tools
 from ._schema import openai_strict
 from .base import ChatRequest, HTTPProvider, HTTPRequest, OutputSpec
 
@@ -56,17 +56,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         messages = [_message(m) for m in check_request(request)]
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request.tools)
         if request.tool_choice is not None and request.tools:
             body["tool_choice"] = _tool_choice(request.tool_choice)
         if request.output is not None:

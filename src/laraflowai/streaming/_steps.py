@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from .._exceptions import StreamCancelledError
 from .._types import Message
@@ -113,7 +113,7 @@ class ToolLoop:
             events.append(self._finish)
         return events
 
-    def paused(self, calls: list[ToolCall]) -> list[Event]:
+    def paused(self) -> list[Event]:
         """The events that end a run paused for approval."""
         return [Finished("approval", self._finish.raw_reason if self._finish else None)]
 
@@ -155,18 +155,20 @@ def _add(before: Usage | None, usage: Usage | None) -> Usage | None:
     )
 
 
-class StepReader:
-    """The sync reader of a tool loop, one step's FlightReader at a time."""
+class _Steps:
+    """What both readers keep and decide without I/O."""
 
     __slots__ = (
-        "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_stop", "_cached",
-        "_decisions", "paused",
+        "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_cached", "_decisions",
+        "_calls", "_text", "paused",
     )  # fmt: skip
+
+    _reader: Any
 
     def __init__(
         self,
         loop: ToolLoop,
-        open_step: Callable[[ChatRequest, StreamState], FlightReader],
+        open_step: Callable[[ChatRequest, StreamState], Any],
         tools: ToolRunner,
         state: StreamState,
         decisions: dict[str | None, bool] | None = None,
@@ -178,20 +180,19 @@ class StepReader:
         self._loop = loop
         self._state = state
         self._queue: deque[Event] = deque()
-        self._stop = threading.Event()
         self._cached = True
         self._decisions = decisions
         self.paused: Paused | None = None
-        # Resuming a paused run starts with its calls, not with a request.
-        self._reader: FlightReader | None = None if calls else open_step(loop.request, state)
-        if calls:
-            self._run(list(calls), text)
+        # Resuming a paused run starts with its calls (and that step's text), not a request.
+        self._calls = list(calls)
+        self._text = text
+        self._reader = None if calls else open_step(loop.request, state)
 
-    def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> StepReader:
+    def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> Self:
         """A reader going on from where this paused run stopped."""
         paused = self.paused
         assert paused is not None
-        return StepReader(
+        return type(self)(
             paused.loop, self._open, self._tools, state, decisions, paused.calls, paused.text
         )
 
@@ -200,19 +201,56 @@ class StepReader:
         reader = self._reader
         return self._cached and (reader is None or reader.cached)
 
+    def _step_over(self) -> list[ToolCall] | None:
+        """At the end of a step: the calls to run now, or None with the events
+        that end the answer (or pause it for approval) queued."""
+        self._cached = self._cached and self._reader.cached
+        self._reader = None
+        loop = self._loop
+        calls = loop.end_step()
+        if calls is None:
+            self._queue.extend(loop.final())
+            return None
+        if self._tools.awaiting_approval(calls):
+            self.paused = Paused(tuple(calls), loop, self._state.step_text())
+            self._queue.extend(loop.paused())
+            return None
+        return calls
+
+    def _next_step(self, text: str | None, results: list[ToolResult]) -> None:
+        self._queue.extend(results)
+        text = self._state.step_text() if text is None else text
+        self._reader = self._open(self._loop.next_request(text, results), self._state)
+
+
+class StepReader(_Steps):
+    """The sync reader of a tool loop, one step's FlightReader at a time."""
+
+    __slots__ = ("_stop",)
+
+    _reader: FlightReader | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._stop = threading.Event()
+        super().__init__(*args, **kwargs)
+
     def read(self, timeout: float | None = None) -> Event | None:
         queue = self._queue
         while True:
             if queue:
                 return queue.popleft()
+            if self._calls:
+                calls, self._calls = self._calls, []
+                text, self._text = self._text, None
+                self._run(calls, text)
+                continue
             reader = self._reader
             if reader is None:
                 raise StopIteration
             try:
                 event = reader.read(timeout)
             except StopIteration:
-                self._cached = self._cached and reader.cached
-                self._end_step()
+                self._calls = self._step_over() or []
                 continue
             if event is None or type(event) is TextDelta:
                 return event
@@ -220,32 +258,15 @@ class StepReader:
             if out is not None:
                 return out
 
-    def _end_step(self) -> None:
-        loop = self._loop
-        calls = loop.end_step()
-        if calls is None:
-            self._reader = None
-            self._queue.extend(loop.final())
-            return
-        waiting = self._tools.awaiting_approval(calls)
-        if waiting:
-            self._reader = None
-            self.paused = Paused(tuple(calls), loop, self._state.step_text())
-            self._queue.extend(loop.paused(waiting))
-            return
-        self._run(calls)
-
     def _run(self, calls: list[ToolCall], text: str | None = None) -> None:
+        if text is None:
+            text = self._state.step_text()  # before the results change where the step starts
         if self._stop.is_set():
             raise reader_cancelled()
-        if text is None:
-            text = self._state.step_text()
         results = self._tools.run(calls, self._stop, self._decisions)
         if self._stop.is_set():
             raise reader_cancelled()
-        self._queue.extend(results)
-        request = self._loop.next_request(text, results)
-        self._reader = self._open(request, self._state)
+        self._next_step(text, results)
 
     def cancel(self) -> None:
         self._stop.set()
@@ -260,52 +281,17 @@ class StepReader:
             reader.close()
 
 
-class AsyncStepReader:
+class AsyncStepReader(_Steps):
     """The async twin of StepReader: a step's calls run as tasks."""
 
-    __slots__ = (
-        "_open", "_tools", "_loop", "_state", "_reader", "_queue", "_cancelled", "_cached",
-        "_decisions", "_running", "_calls", "_resumed_text", "paused",
-    )  # fmt: skip
+    __slots__ = ("_cancelled", "_running")
 
-    def __init__(
-        self,
-        loop: ToolLoop,
-        open_step: Callable[[ChatRequest, StreamState], AsyncFlightReader | DirectAsyncReader],
-        tools: ToolRunner,
-        state: StreamState,
-        decisions: dict[str | None, bool] | None = None,
-        calls: Sequence[ToolCall] = (),
-        text: str | None = None,
-    ) -> None:
-        self._open = open_step
-        self._tools = tools
-        self._loop = loop
-        self._state = state
-        self._queue: deque[Event] = deque()
+    _reader: AsyncFlightReader | DirectAsyncReader | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._cancelled = False
-        self._cached = True
-        self._decisions = decisions
         self._running: asyncio.Future[list[ToolResult]] | None = None
-        self._calls = list(calls)
-        self._resumed_text = text
-        self.paused: Paused | None = None
-        self._reader: AsyncFlightReader | DirectAsyncReader | None = (
-            None if calls else open_step(loop.request, state)
-        )
-
-    def resumed(self, decisions: dict[str | None, bool], state: StreamState) -> AsyncStepReader:
-        """A reader going on from where this paused run stopped."""
-        paused = self.paused
-        assert paused is not None
-        return AsyncStepReader(
-            paused.loop, self._open, self._tools, state, decisions, paused.calls, paused.text
-        )
-
-    @property
-    def cached(self) -> bool:
-        reader = self._reader
-        return self._cached and (reader is None or reader.cached)
+        super().__init__(*args, **kwargs)
 
     async def read(self, timeout: float | None = None) -> Event | None:
         queue = self._queue
@@ -314,7 +300,8 @@ class AsyncStepReader:
                 return queue.popleft()
             if self._calls:
                 calls, self._calls = self._calls, []
-                await self._run(calls, self._resumed_text)
+                text, self._text = self._text, None
+                await self._run(calls, text)
                 continue
             reader = self._reader
             if reader is None:
@@ -322,8 +309,7 @@ class AsyncStepReader:
             try:
                 event = await reader.read(timeout)
             except StopAsyncIteration:
-                self._cached = self._cached and reader.cached
-                await self._end_step()
+                self._calls = self._step_over() or []
                 continue
             if event is None or type(event) is TextDelta:
                 return event
@@ -331,25 +317,11 @@ class AsyncStepReader:
             if out is not None:
                 return out
 
-    async def _end_step(self) -> None:
-        loop = self._loop
-        calls = loop.end_step()
-        self._reader = None
-        if calls is None:
-            self._queue.extend(loop.final())
-            return
-        waiting = self._tools.awaiting_approval(calls)
-        if waiting:
-            self.paused = Paused(tuple(calls), loop, self._state.step_text())
-            self._queue.extend(loop.paused(waiting))
-            return
-        await self._run(calls)
-
     async def _run(self, calls: list[ToolCall], text: str | None = None) -> None:
-        if self._cancelled:
-            raise reader_cancelled()
         if text is None:
             text = self._state.step_text()
+        if self._cancelled:
+            raise reader_cancelled()
         running = self._running = asyncio.ensure_future(self._tools.arun(calls, self._decisions))
         try:
             results = await running
@@ -359,9 +331,7 @@ class AsyncStepReader:
             raise
         finally:
             self._running = None
-        self._queue.extend(results)
-        request = self._loop.next_request(text, results)
-        self._reader = self._open(request, self._state)
+        self._next_step(text, results)
 
     def cancel(self) -> None:
         self._cancelled = True

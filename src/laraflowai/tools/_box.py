@@ -117,36 +117,23 @@ class Toolbox:
 
     def _call(self, call: ToolCall, decisions: dict[str | None, bool] | None) -> ToolResult:
         found = self._find(call)
-        if isinstance(found, ToolResult):
-            return found
-        if found.requires_approval:
-            allowed = self._decide_sync(found, call, decisions)
-            if not allowed:
+        if isinstance(found, Tool) and found.requires_approval:
+            answer: Any = _decided(call, decisions)
+            if answer is None and self.approve is not None:
+                answer = self.approve(call)
+                if inspect.isawaitable(answer):
+                    answer = asyncio.run(_awaited(answer))
+            if not _decision(answer):
                 return ToolResult(call.id, call.name, DENIED, is_error=True)
+        ready = self._ready(found, call)
+        if isinstance(ready, ToolResult):
+            return ready
+        function, arguments, is_async = ready
         try:
-            arguments = found.arguments(call.arguments)
-        except pydantic.ValidationError as exc:
-            return self._invalid(call, exc)
-        try:
-            if found.is_async:
-                value = asyncio.run(found.function(**arguments))
-            else:
-                value = found.function(**arguments)
+            value = asyncio.run(function(**arguments)) if is_async else function(**arguments)
         except Exception as exc:
             return self._failed(call, exc)
-        return ToolResult(call.id, call.name, found.output(value))
-
-    def _decide_sync(
-        self, tool: Tool, call: ToolCall, decisions: dict[str | None, bool] | None
-    ) -> bool:
-        if decisions is not None and call.id in decisions:
-            return decisions[call.id]
-        if self.approve is None:
-            return False
-        answer = self.approve(call)
-        if inspect.isawaitable(answer):
-            answer = asyncio.run(_awaited(answer))
-        return _decision(answer)
+        return ToolResult(call.id, call.name, Tool.output(value))
 
     # --- async ---------------------------------------------------------------------------------
 
@@ -160,34 +147,26 @@ class Toolbox:
 
     async def _acall(self, call: ToolCall, decisions: dict[str | None, bool] | None) -> ToolResult:
         found = self._find(call)
-        if isinstance(found, ToolResult):
-            return found
-        if found.requires_approval:
-            allowed = await self._decide(call, decisions)
-            if not allowed:
+        if isinstance(found, Tool) and found.requires_approval:
+            answer: Any = _decided(call, decisions)
+            if answer is None and self.approve is not None:
+                answer = self.approve(call)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            if not _decision(answer):
                 return ToolResult(call.id, call.name, DENIED, is_error=True)
+        ready = self._ready(found, call)
+        if isinstance(ready, ToolResult):
+            return ready
+        function, arguments, is_async = ready
         try:
-            arguments = found.arguments(call.arguments)
-        except pydantic.ValidationError as exc:
-            return self._invalid(call, exc)
-        try:
-            if found.is_async:
-                value = await found.function(**arguments)
+            if is_async:
+                value = await function(**arguments)
             else:
-                value = await asyncio.to_thread(found.function, **arguments)
+                value = await asyncio.to_thread(function, **arguments)
         except Exception as exc:
             return self._failed(call, exc)
-        return ToolResult(call.id, call.name, found.output(value))
-
-    async def _decide(self, call: ToolCall, decisions: dict[str | None, bool] | None) -> bool:
-        if decisions is not None and call.id in decisions:
-            return decisions[call.id]
-        if self.approve is None:
-            return False
-        answer = self.approve(call)
-        if inspect.isawaitable(answer):
-            answer = await answer
-        return _decision(answer)
+        return ToolResult(call.id, call.name, Tool.output(value))
 
     # --- shared --------------------------------------------------------------------------------
 
@@ -200,6 +179,17 @@ class Toolbox:
         if self.on_error == "raise":
             raise ToolError(f"the model called {message}", tool=call.name)
         return ToolResult(call.id, call.name, message, is_error=True)
+
+    def _ready(
+        self, found: Tool | ToolResult, call: ToolCall
+    ) -> ToolResult | tuple[Callable[..., Any], dict[str, Any], bool]:
+        """The function and its checked arguments, or the result that replaces the call."""
+        if isinstance(found, ToolResult):
+            return found
+        try:
+            return found.function, found.arguments(call.arguments), found.is_async
+        except pydantic.ValidationError as exc:
+            return self._invalid(call, exc)
 
     def _invalid(self, call: ToolCall, exc: pydantic.ValidationError) -> ToolResult:
         problems = "; ".join(
@@ -222,7 +212,16 @@ async def _awaited(answer: Awaitable[Any]) -> Any:
     return await answer
 
 
+def _decided(call: ToolCall, decisions: dict[str | None, bool] | None) -> bool | None:
+    """The decision given with resume(), if any."""
+    if decisions is not None and call.id in decisions:
+        return decisions[call.id]
+    return None
+
+
 def _decision(answer: Any) -> bool:
+    if answer is None:  # nobody can decide now: not approved
+        return False
     if not isinstance(answer, bool):
         raise ConfigurationError(
             f"the approve callback must return True or False, got {type(answer).__name__}"
