@@ -28,17 +28,28 @@ class ImagePart(TypedDict):
 ContentPart = TextPart | ImagePart
 
 
+class ReasoningBlock(TypedDict):
+    """A step's reasoning as the provider sealed it, sent back with its tool
+    calls: `text` (empty when withheld) and the provider's opaque `signature`."""
+
+    text: str
+    signature: str
+    redacted: bool
+
+
 class Message(TypedDict):
     """One message of a conversation, in laraflowai's provider-neutral form.
 
     Each provider turns it into its own shape. `tool_calls` (assistant) are the
-    calls the model made; a "tool" message answers one of them: `tool_call_id`
-    and `name` say which, `content` is the result the model reads.
+    calls the model made, `reasoning` the sealed reasoning that preceded them;
+    a "tool" message answers one call: `tool_call_id` and `name` say which,
+    `content` is the result the model reads.
     """
 
     role: Role
     content: str | list[ContentPart]
     tool_calls: NotRequired[list[ToolCall]]
+    reasoning: NotRequired[list[ReasoningBlock]]
     tool_call_id: NotRequired[str | None]
     name: NotRequired[str]
     is_error: NotRequired[bool]

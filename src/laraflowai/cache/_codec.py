@@ -17,6 +17,7 @@ from ..wire import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -50,6 +51,9 @@ def _encode(event: Event) -> list[Any]:
     if kind is ToolCallDelta:
         d: ToolCallDelta = event  # type: ignore[assignment]
         return ["d", d.index, d.id, d.name, d.arguments]
+    if kind is ReasoningSignature:
+        g: ReasoningSignature = event  # type: ignore[assignment]
+        return ["s", g.signature, g.redacted]
     if kind is ProviderToolCall:
         p: ProviderToolCall = event  # type: ignore[assignment]
         return ["p", p.id, p.name, p.arguments]
@@ -66,6 +70,7 @@ _DECODERS: dict[str, Any] = {
     "f": Finished,
     "c": ToolCall,
     "d": ToolCallDelta,
+    "s": ReasoningSignature,
     "p": ProviderToolCall,
     "q": ProviderToolResult,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .._exceptions import ConfigurationError
-from .._types import ContentPart, Message
+from .._types import ContentPart, Message, ReasoningBlock
 from ..wire.anthropic import AnthropicMessagesDecoder
 from ._options import check_number, check_positive_int, split_system
 from ._request import check_request
@@ -110,7 +110,9 @@ def _messages(messages: list[Message]) -> list[dict[str, Any]]:
         results = None
         calls = message.get("tool_calls")
         if calls:
-            blocks = _blocks(message["content"])
+            # Thinking comes first, sealed as it was streamed: the API checks it.
+            blocks = [_thinking(block) for block in message.get("reasoning", ())]
+            blocks += _blocks(message["content"])
             for call in calls:
                 if not call.id:
                     raise ConfigurationError(
@@ -126,6 +128,12 @@ def _messages(messages: list[Message]) -> list[dict[str, Any]]:
         else:
             out.append({"role": role, "content": _content(message["content"])})
     return out
+
+
+def _thinking(block: ReasoningBlock) -> dict[str, Any]:
+    if block["redacted"]:
+        return {"type": "redacted_thinking", "data": block["signature"]}
+    return {"type": "thinking", "thinking": block["text"], "signature": block["signature"]}
 
 
 def _tool_result(message: Message) -> dict[str, Any]:

@@ -35,10 +35,11 @@ _EXTENSIONS = {
     ".webp": "image/webp",
 }
 # Gemini 3 models refuse a functionCall part of the current turn without the
-# thoughtSignature the model sent with it. A ToolCall does not keep it, so the
-# history carries the value Google documents for calls whose signature is not
-# at hand (https://ai.google.dev/gemini-api/docs/thought-signatures#faqs); 1.x
-# and 2.x models do not check signatures and are sent none.
+# thoughtSignature the model sent with it. A tool loop sends back the one it
+# received (the message's `reasoning`); a history without it carries the value
+# Google documents for calls whose signature is not at hand
+# (https://ai.google.dev/gemini-api/docs/thought-signatures#faqs); 1.x and 2.x
+# models do not check signatures and are sent none.
 _NO_SIGNATURE = "skip_thought_signature_validator"
 _UNSIGNED_MODELS = re.compile(r"(models/)?(gemini-[12]\.|gemma-)")
 _CONFIG_NAMES = {
@@ -143,8 +144,12 @@ def _contents(messages: list[Message], signed: bool) -> list[dict[str, Any]]:
                 if call.id is not None:
                     function["id"] = call.id
                 part: dict[str, Any] = {"functionCall": function}
-                if signed and i == 0:
-                    part["thoughtSignature"] = _NO_SIGNATURE
+                if i == 0:
+                    sealed = message.get("reasoning")
+                    if sealed:  # the signature the model sent with this call
+                        part["thoughtSignature"] = sealed[-1]["signature"]
+                    elif signed:
+                        part["thoughtSignature"] = _NO_SIGNATURE
                 parts.append(part)
         contents.append({"role": _ROLES[role], "parts": parts})
     return contents

@@ -21,9 +21,19 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
 from .._exceptions import StreamCancelledError
-from .._types import Message
+from .._types import Message, ReasoningBlock
 from ..providers import ChatRequest
-from ..wire import Event, Finished, StreamError, TextDelta, ToolCall, ToolResult, Usage
+from ..wire import (
+    Event,
+    Finished,
+    ReasoningDelta,
+    ReasoningSignature,
+    StreamError,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from ._aflight import AsyncFlightReader, DirectAsyncReader
 from ._flight import FlightReader, reader_cancelled
 from ._state import StreamState
@@ -63,13 +73,19 @@ class ToolLoop:
     known to be the last. Text passes by: the step's text is read from the
     stream's state when the step ends."""
 
-    __slots__ = ("request", "step", "max_steps", "_calls", "_before", "_usage", "_finish")
+    __slots__ = (
+        "request", "step", "max_steps", "_calls", "_before", "_usage", "_finish", "_thinking",
+        "_sealed",
+    )  # fmt: skip
 
     def __init__(self, request: ChatRequest, max_steps: int, step: int = 1) -> None:
         self.request = request
         self.step = step
         self.max_steps = max_steps
         self._calls: list[ToolCall] = []
+        # Reasoning since the last signature, and the sealed blocks of this step.
+        self._thinking: list[str] = []
+        self._sealed: list[ReasoningBlock] = []
         self._before: Usage | None = None
         self._usage: Usage | None = None
         self._finish: Finished | None = None
@@ -77,7 +93,17 @@ class ToolLoop:
     def feed(self, event: Event) -> Event | None:
         """The event to hand on (usage summed over steps), or None to hold it."""
         kind = type(event)
-        if kind is ToolCall:
+        if kind is ReasoningDelta:
+            self._thinking.append(event.text)  # type: ignore[union-attr]
+        elif kind is ReasoningSignature:
+            seal: ReasoningSignature = event  # type: ignore[assignment]
+            text = "".join(self._thinking)
+            self._sealed.append(
+                {"text": text, "signature": seal.signature, "redacted": seal.redacted}
+            )
+            self._thinking = []
+            return None
+        elif kind is ToolCall:
             self._calls.append(event)  # type: ignore[arg-type]
         elif kind is Usage:
             self._usage = event  # type: ignore[assignment]
@@ -122,6 +148,8 @@ class ToolLoop:
         answer (`text` and its calls) and the tools' results; this step's
         bookkeeping is reset."""
         assistant: Message = {"role": "assistant", "content": text, "tool_calls": self._calls}
+        if self._sealed:
+            assistant["reasoning"] = self._sealed
         answers: list[Message] = [
             {
                 "role": "tool",
@@ -136,6 +164,7 @@ class ToolLoop:
         self.step += 1
         self._before = _add(self._before, self._usage)
         self._calls, self._usage, self._finish = [], None, None
+        self._thinking, self._sealed = [], []
         return self.request
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ProviderToolCall",
     "ProviderToolResult",
     "ReasoningDelta",
+    "ReasoningSignature",
     "StreamError",
     "TextDelta",
     "ToolCall",
@@ -36,6 +37,18 @@ class ReasoningDelta:
     """A piece of the model's reasoning ("thinking"), never part of the answer."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningSignature:
+    """The provider's seal on the reasoning since the last one (Anthropic's
+    thinking signature, Gemini's thoughtSignature). A tool loop sends it back
+    with the step's tool calls, as these providers require; it is opaque.
+    `redacted`: the reasoning's text was withheld and `signature` holds it
+    encrypted (Anthropic's redacted_thinking)."""
+
+    signature: str = field(repr=False)
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,7 @@ class StreamError:
 Event = (
     TextDelta
     | ReasoningDelta
+    | ReasoningSignature
     | ToolCallDelta
     | ToolCall
     | ToolResult
