@@ -295,3 +295,56 @@ def test_with_a_token_the_page_signs_in_from_the_fragment_and_chats(
     reply = send(page, "Hello")
     page.locator(".message.assistant[data-state='done']").wait_for()
     assert reply.locator(".body").text_content() == "Signed in."
+
+
+def test_a_second_question_is_sent_with_the_first_turn_and_a_reload_keeps_them(
+    server: ProviderServer, serve_app: ServeApp, page: Any
+) -> None:
+    """Issue 17: the chat page is a real multi-turn chat."""
+    import httpx2
+
+    server.enqueue(stream_reply(openai_chunks(["Nice to meet ", "you, **Ada**."]), delay=0.02))
+    server.enqueue(stream_reply(openai_chunks(["Your name ", "is Ada."]), delay=0.02))
+    app = serve_app()
+    page.goto(f"{app.url}/")
+
+    send(page, "My name is Ada.")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    send(page, "What is my name?")
+    page.locator(".message.assistant[data-state='done']").nth(1).wait_for()
+
+    second = server.requests[1].json()["messages"]
+    assert second[1:] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you, **Ada**."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    conversation_id = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    assert conversation_id and len(conversation_id) == 32
+
+    page.reload()
+    page.locator("#messages[data-conversation='shown']").wait_for()
+    snap(page, "chat-conversation-after-reload")
+    assert page.locator(".message .body").all_text_contents() == [
+        "My name is Ada.",
+        "Nice to meet you, Ada.",
+        "What is my name?",
+        "Your name is Ada.",
+    ]
+    assert page.locator(".message.assistant strong").text_content() == "Ada"  # Markdown again
+
+    page.click("#new-conversation")
+    assert page.locator(".message").count() == 0
+    assert page.evaluate("localStorage.getItem('laraflowai.conversation')") is None
+    url = f"{app.url}/api/conversations/{conversation_id}"
+    with httpx2.Client() as client:
+        deadline = 50
+        while client.get(url).status_code != 404 and deadline:
+            page.wait_for_timeout(100)
+            deadline -= 1
+        assert client.get(url).status_code == 404  # the server forgot it too
+
+    server.enqueue(stream_reply(openai_chunks(["Hello again."])))
+    send(page, "Who am I?")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    assert server.requests[2].json()["messages"][1:] == [{"role": "user", "content": "Who am I?"}]

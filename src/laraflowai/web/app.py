@@ -30,6 +30,7 @@ from . import ag_ui, openai_api, ui_stream
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
+from .conversations import ConversationSettings, ConversationStore, open_conversations
 from .limits import ClientLimits, LimitSettings, MemoryCounters, RedisCounters
 from .metrics import StreamMetrics
 from .routes import StreamRoutes
@@ -101,6 +102,7 @@ def create_app(
     authorize: Authorize | None = None,
     agents: Mapping[str, Agent] | None = None,
     metrics: StreamMetrics | bool | None = None,
+    conversations: ConversationStore | None = None,
 ) -> Starlette:
     """The chat app. Settings come from the environment unless given; `token`
     (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
@@ -110,7 +112,9 @@ def create_app(
     channel (default: any caller the API lets in, for this app's channels).
     `agents` are the models `/v1/chat/completions` offers by name (default: the
     configured agent as `laraflowai`). `metrics=True` (or LARAFLOWAI_METRICS)
-    serves Prometheus metrics at `/metrics` and records a span per stream."""
+    serves Prometheus metrics at `/metrics` and records a span per stream.
+    `conversations` keeps the chat's conversations (default: the store the
+    LARAFLOWAI_CONVERSATION_* settings name, see web/conversations.py)."""
     web = web if web is not None else WebSettings.from_settings(settings)
     sockets = WebSocketSettings.from_settings(settings)
     limits = LimitSettings.from_settings(settings)
@@ -134,10 +138,19 @@ def create_app(
         from ..jobs import StreamJobs
 
         jobs = StreamJobs(settings, registry=registry)
-    api = StreamRoutes(registry, web, chat, observer=observer, jobs=jobs)
+    if conversations is None:
+        conversations = open_conversations(ConversationSettings.from_settings(settings))
+    api = StreamRoutes(
+        registry, web, chat, observer=observer, jobs=jobs, conversations=conversations
+    )
     delivery = WebSocketDelivery(registry, sockets, jobs=jobs, observer=observer)
     websocket = WebSocketRoutes(
-        delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins
+        delivery,
+        web,
+        chat,
+        authorize=authorize,
+        allowed_origins=allowed_origins,
+        conversations=conversations,
     )
     static = resources.files("laraflowai.web") / "static"
 
@@ -151,6 +164,8 @@ def create_app(
         finally:
             await delivery.aclose()
             await registry.aclose()
+            if conversations is not None:
+                await conversations.aclose()
             # The provider connections of this event loop go with it.
             await aclose_clients()
 
@@ -183,4 +198,5 @@ def create_app(
     app.state.streams = registry
     app.state.web = web
     app.state.websocket = delivery
+    app.state.conversations = conversations
     return app

@@ -1,6 +1,8 @@
 """The streaming API: the document's SSE route, made resumable and stoppable.
 
     GET  /api/stream-chat?task=...[&role&goal&provider&model]   start a stream, follow it
+         [&conversation_id=...]                                 ... with a kept conversation
+         [&include=reasoning,tools]                             ... with reasoning/tool events
     GET  /api/stream-chat  + Last-Event-ID: <stream_id>-<n>     resume after event n
     GET  /api/stream-chat?stream_id=...                         follow a stream from its start
     GET  /api/stream-crew?crew=<json>                           run a crew, follow it
@@ -8,6 +10,8 @@
     POST /api/stream-chat/{stream_id}/stop                      cancel the upstream request now
     GET  /api/stream-chat/{stream_id}                           a stream's status
     GET  /api/session, POST /api/session                        the chat page's token sign-in
+    POST /api/conversations                                     a new conversation -> its id
+    GET  /api/conversations/{id}, DELETE ...                    read or forget a conversation
 
 Every event is an unnamed SSE event (the document's `onmessage` code works
 unchanged) with `id: <stream_id>-<n>`: `start` (n = 0, carries `stream_id`),
@@ -15,11 +19,19 @@ unchanged) with `id: <stream_id>-<n>`: `start` (n = 0, carries `stream_id`),
 with `{"type": "complete", "stopped": true, "reason": "stop" | "abandoned"}`.
 A crew's events after `start` also carry `task_index` and `agent`, with
 `task_complete` and `task_error` between tasks (see broadcast/sources.py).
+
+With `conversation_id` (from `POST /api/conversations`), the agent answers
+with the conversation's turns as history, and the question and answer are
+kept once the answer has completed (in the stream's producer, before its
+`complete` event: never twice, however many clients follow or resume it).
+`include=reasoning,tools` (or LARAFLOWAI_SSE_INCLUDE) adds the events of
+broadcast/sources.py's `detail` between the chunks.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -36,12 +48,22 @@ from ..broadcast import (
     response_events,
 )
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
-from ._settings import WebSettings
+from ._settings import WebSettings, parse_include
 from .auth import SESSION_COOKIE, session_value, token_matches
+from .conversations import ConversationStore, StoredConversation, valid_conversation_id
 from .metrics import StreamMetrics
 from .sse import SubscriptionResponse
 
-__all__ = ["ChatConfig", "StreamRoutes", "error_response", "parse_event_id"]
+logger = logging.getLogger("laraflowai.web")
+
+__all__ = [
+    "ChatConfig",
+    "StreamRoutes",
+    "error_response",
+    "find_conversation",
+    "parse_event_id",
+    "remembered",
+]
 
 
 def error_response(
@@ -79,6 +101,61 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
     return stream_id, int(number)
 
 
+class _Remembered:
+    """A producer's events, passed through; when its answer completes, the turn
+    joins the conversation first. Its `cancel()` still reaches the producer."""
+
+    __slots__ = ("_events", "_source")
+
+    def __init__(
+        self,
+        source: AsyncIterator[Mapping[str, Any]],
+        store: ConversationStore,
+        conversation_id: str,
+        question: str,
+    ) -> None:
+        self._source = source
+        self._events = self._remember(store, conversation_id, question)
+
+    def __aiter__(self) -> _Remembered:
+        return self
+
+    def __anext__(self) -> Awaitable[Mapping[str, Any]]:
+        return self._events.__anext__()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        cancel = getattr(self._source, "cancel", None)
+        if cancel is not None:
+            cancel(reason)
+
+    async def _remember(
+        self, store: ConversationStore, conversation_id: str, question: str
+    ) -> AsyncGenerator[Mapping[str, Any], None]:
+        answer: list[str] = []
+        try:
+            async for payload in self._source:
+                kind = payload.get("type")
+                if kind == "chunk":
+                    answer.append(payload["chunk"])
+                elif kind == "complete" and not payload.get("truncated"):
+                    try:
+                        await store.append(conversation_id, question, "".join(answer))
+                    except Exception as error:  # the answer still reaches its reader
+                        logger.warning(
+                            "conversation %s...: the turn was not kept: %s",
+                            conversation_id[:6],
+                            redact(str(error)),
+                        )
+                yield payload
+        finally:
+            close = getattr(self._source, "aclose", None)
+            if close is not None:
+                await close()
+
+
 class StreamRoutes:
     """The API routes over one registry; mount `routes()` in any Starlette app
     (or use `laraflowai.web.create_app`)."""
@@ -91,8 +168,10 @@ class StreamRoutes:
         *,
         observer: StreamMetrics | None = None,
         jobs: Any = None,
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.registry = registry
+        self.conversations = conversations
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
         self.observer = observer
@@ -105,6 +184,12 @@ class StreamRoutes:
             Route("/api/stream-chat/{stream_id}", self.status, methods=["GET"]),
             Route("/api/stream-crew", _Streaming(self.stream_crew), methods=["GET", "POST"]),
             Route("/api/session", self.session, methods=["GET", "POST"]),
+            Route("/api/conversations", self.new_conversation, methods=["POST"]),
+            Route(
+                "/api/conversations/{conversation_id}",
+                self.conversation,
+                methods=["GET", "DELETE"],
+            ),
         ]
 
     # endpoints
@@ -137,8 +222,22 @@ class StreamRoutes:
         if wanted:
             return await self._follow(wanted, None)
         query = request.query_params
+        conversation_id = query.get("conversation_id")
+        history: list[Any] = []
         try:
             task = chat_task(query.get("task"), self.web)
+            detail = self._include(query.get("include"))
+            if conversation_id is not None:
+                if self.jobs is not None and self.web.queue_sse:
+                    raise BadInput(
+                        "conversations are not kept for streams that run in workers "
+                        "(LARAFLOWAI_QUEUE_SSE=true) yet; send the task without conversation_id",
+                        "conversation_id",
+                    )
+                found = await self._conversation(conversation_id)
+                if isinstance(found, Response):
+                    return found
+                history = found.messages
             agent = build_agent(
                 self.chat,
                 role=query.get("role"),
@@ -146,10 +245,12 @@ class StreamRoutes:
                 provider=query.get("provider"),
                 model=query.get("model"),
             )
-            response = agent.astream(task)
+            response = agent.astream(task, history=history)
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
+        if conversation_id is not None:
+            meta["conversation_id"] = conversation_id
         if self.jobs is not None and self.web.queue_sse:
             await response.aclose()  # checked the request; a worker answers it
             stream_id = await self.jobs.dispatch(
@@ -159,7 +260,9 @@ class StreamRoutes:
             subscription = await self.registry.subscribe(stream_id)
             return self._event_stream(subscription, {"X-Stream-Id": stream_id})
         cap = self.web.max_stream_chars or None
-        events: AsyncIterator[Mapping[str, Any]] = response_events(response, cap)
+        events: AsyncIterator[Mapping[str, Any]] = response_events(response, cap, detail)
+        if conversation_id is not None and self.conversations is not None:
+            events = remembered(events, self.conversations, conversation_id, task)
         if self.observer is not None:
             events = self.observer.observe(events, agent.provider.name, agent.model)
         stream_id = await self.registry.start(events, meta=meta)
@@ -252,7 +355,63 @@ class StreamRoutes:
         )
         return response
 
+    async def new_conversation(self, request: Request) -> Response:
+        if self.conversations is None:
+            return self._no_conversations()
+        try:
+            conversation_id = await self.conversations.create()
+        except Exception as error:
+            return self._store_failed(error)
+        return JSONResponse(
+            {
+                "conversation_id": conversation_id,
+                "messages": [],
+                "max_turns": self.conversations.settings.max_turns,
+            },
+            status_code=201,
+        )
+
+    async def conversation(self, request: Request) -> Response:
+        found = await self._conversation(request.path_params["conversation_id"])
+        if isinstance(found, Response):
+            return found
+        if request.method == "DELETE":
+            assert self.conversations is not None
+            try:
+                await self.conversations.delete(found.conversation_id)
+            except Exception as error:
+                return self._store_failed(error)
+            return Response(status_code=204)
+        return JSONResponse(
+            {
+                "conversation_id": found.conversation_id,
+                "messages": found.messages,
+                "turns": found.turns,
+                "max_turns": self.conversations.settings.max_turns if self.conversations else 0,
+                "created_at": found.created_at,
+                "updated_at": found.updated_at,
+            }
+        )
+
     # helpers
+
+    async def _conversation(self, conversation_id: Any) -> StoredConversation | Response:
+        return await find_conversation(self.conversations, conversation_id)
+
+    def _include(self, raw: str | None) -> frozenset[str]:
+        if raw is None:
+            return self.web.sse_include
+        detail = parse_include(raw)
+        if detail is None:
+            raise BadInput("include must be a comma-separated list of reasoning, tools", "include")
+        return detail
+
+    def _no_conversations(self) -> Response:
+        return _no_conversations()
+
+    def _store_failed(self, error: Exception) -> Response:
+        assert self.conversations is not None
+        return _store_failed(self.conversations, error)
 
     async def _follow(self, stream_id: str, after: int | None) -> Response:
         try:
@@ -288,3 +447,58 @@ class StreamRoutes:
             "not_found",
             "SSE streaming is turned off on this server (LARAFLOWAI_SSE_ENABLED=false)",
         )
+
+
+def _no_conversations() -> Response:
+    return error_response(
+        404,
+        "not_found",
+        "conversations are turned off on this server (LARAFLOWAI_CONVERSATION_STORE=off)",
+    )
+
+
+def _store_failed(store: ConversationStore, error: Exception) -> Response:
+    logger.warning("the conversation store at %s failed: %s", store.location(), redact(str(error)))
+    return error_response(
+        503, "unavailable", "the conversation store cannot be reached; try again soon"
+    )
+
+
+async def find_conversation(
+    store: ConversationStore | None, conversation_id: Any
+) -> StoredConversation | Response:
+    """The stored conversation `conversation_id` names, or the error response to send."""
+    if store is None:
+        return _no_conversations()
+    if not isinstance(conversation_id, str) or not valid_conversation_id(conversation_id):
+        return error_response(
+            400,
+            "invalid_request",
+            "conversation_id is not a conversation id of this server (16 to 64 letters, "
+            "digits, '-' or '_'); create one with POST /api/conversations",
+            param="conversation_id",
+        )
+    try:
+        found = await store.get(conversation_id)
+    except Exception as error:
+        return _store_failed(store, error)
+    if found is None:
+        return error_response(
+            404,
+            "not_found",
+            "no such conversation: it was deleted, or its retention "
+            "(LARAFLOWAI_CONVERSATION_TTL) ended; start a new one with POST /api/conversations",
+            param="conversation_id",
+        )
+    return found
+
+
+def remembered(
+    events: AsyncIterator[Mapping[str, Any]],
+    store: ConversationStore,
+    conversation_id: str,
+    question: str,
+) -> AsyncIterator[Mapping[str, Any]]:
+    """`events` of an answer to `question`, keeping the turn in the conversation
+    once the answer completes (before its `complete` event is passed on)."""
+    return _Remembered(events, store, conversation_id, question)
