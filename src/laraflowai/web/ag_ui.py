@@ -10,7 +10,9 @@ left out); each `context` entry goes with the task as context. `tools`,
 tools. The answer: `RUN_STARTED`, then `REASONING_START`,
 `REASONING_MESSAGE_START`/`_CONTENT`/`_END`, `REASONING_END` around reasoning,
 `TEXT_MESSAGE_START`/`_CONTENT`/`_END` around text, `TOOL_CALL_START`/`_ARGS`/
-`_END` for each complete tool call, and `RUN_FINISHED` (with token usage) or
+`_END` for each complete tool call (also for a tool the provider ran itself),
+`TOOL_CALL_RESULT` (role `tool`) for each tool result, and `RUN_FINISHED`
+(with token usage) or
 `RUN_ERROR` (a safe message). Names and fields follow the `ag-ui-protocol`
 package's `ag_ui.core` types; see https://docs.ag-ui.com/concepts/events
 """
@@ -27,7 +29,16 @@ from starlette.routing import Route
 
 from .._types import Message, Role
 from ..crew import Agent, Task
-from ..wire import Event, ReasoningDelta, TextDelta, ToolCall, Usage
+from ..wire import (
+    Event,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
 from ._requests import MAX_FIELD, BadInput, ChatConfig
 from ._settings import WebSettings
@@ -69,6 +80,7 @@ class AGUIEvents:
         self._id = ""
         self._prefix = b""
         self._tools = 0
+        self._unnamed: dict[str, str] = {}  # tool name -> id given to its call without one
         self._text_id: str | None = None  # the assistant message tool calls belong to
         self._usage: Usage | None = None
 
@@ -116,32 +128,58 @@ class AGUIEvents:
             return self._delta("text", event.text)  # type: ignore[union-attr]
         if kind is ReasoningDelta:
             return self._delta("reasoning", event.text)  # type: ignore[union-attr]
-        if kind is ToolCall:
-            call: ToolCall = event  # type: ignore[assignment]
-            call_id = call.id or f"{self.run_id}-call-{self._tools}"
-            self._tools += 1
-            start: dict[str, Any] = {
-                "type": "TOOL_CALL_START",
-                "toolCallId": call_id,
-                "toolCallName": call.name,
-            }
-            if self._text_id is not None:
-                start["parentMessageId"] = self._text_id
-            return (
-                self._close()
-                + _frame(start)
-                + _frame(
-                    {
-                        "type": "TOOL_CALL_ARGS",
-                        "toolCallId": call_id,
-                        "delta": orjson.dumps(call.arguments).decode(),
-                    }
-                )
-                + _frame({"type": "TOOL_CALL_END", "toolCallId": call_id})
-            )
+        if kind is ToolCall or kind is ProviderToolCall:
+            call: ToolCall | ProviderToolCall = event  # type: ignore[assignment]
+            return self._call(call.id, call.name, call.arguments)
+        if kind is ToolResult:
+            result: ToolResult = event  # type: ignore[assignment]
+            return self._result(result.id, result.name, result.output)
+        if kind is ProviderToolResult:
+            got: ProviderToolResult = event  # type: ignore[assignment]
+            shown = got.result if isinstance(got.result, str) else orjson.dumps(got.result).decode()
+            return self._result(got.id, got.name, shown)
         if kind is Usage:
             self._usage = event  # type: ignore[assignment]
         return b""
+
+    def _call(self, given: str | None, name: str, arguments: Any) -> bytes:
+        call_id = given or f"{self.run_id}-call-{self._tools}"
+        if not given:
+            self._unnamed[name] = call_id
+        self._tools += 1
+        start: dict[str, Any] = {
+            "type": "TOOL_CALL_START",
+            "toolCallId": call_id,
+            "toolCallName": name,
+        }
+        if self._text_id is not None:
+            start["parentMessageId"] = self._text_id
+        return (
+            self._close()
+            + _frame(start)
+            + _frame(
+                {
+                    "type": "TOOL_CALL_ARGS",
+                    "toolCallId": call_id,
+                    "delta": orjson.dumps(arguments).decode(),
+                }
+            )
+            + _frame({"type": "TOOL_CALL_END", "toolCallId": call_id})
+        )
+
+    def _result(self, given: str | None, name: str, content: str) -> bytes:
+        call_id = given or self._unnamed.pop(name, f"{self.run_id}-call-{name}")
+        message_id = f"{self.run_id}-tool-{self._messages}"
+        self._messages += 1
+        return self._close() + _frame(
+            {
+                "type": "TOOL_CALL_RESULT",
+                "messageId": message_id,
+                "toolCallId": call_id,
+                "content": content,
+                "role": "tool",
+            }
+        )
 
     def fail(self, error: Mapping[str, Any]) -> bytes:
         return self._close() + _frame(
