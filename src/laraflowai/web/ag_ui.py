@@ -7,7 +7,10 @@ The last message is the task, the ones before it the history (developer and
 system messages count as system; tool, reasoning and activity messages are
 left out); each `context` entry goes with the task as context. `tools`,
 `state` and `forwardedProps` are accepted and not used: the agent runs its own
-tools. The answer: `RUN_STARTED`, then `REASONING_START`,
+tools; `forwardedProps.model` may name one of the app's agents or crews
+(a crew's tasks are steps: `STEP_STARTED`/`STEP_FINISHED`, the earlier
+tasks' text as reasoning, the last task's as the text message). The answer:
+`RUN_STARTED`, then `REASONING_START`,
 `REASONING_MESSAGE_START`/`_CONTENT`/`_END`, `REASONING_END` around reasoning,
 `TEXT_MESSAGE_START`/`_CONTENT`/`_END` around text, `TOOL_CALL_START`/`_ARGS`/
 `_END` for each complete tool call (also for a tool the provider ran itself),
@@ -28,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._types import Message, Role
-from ..crew import Agent, Task
+from ..crew import Agent, Crew, Task
 from ..wire import (
     Event,
     ProviderToolCall,
@@ -39,7 +42,16 @@ from ..wire import (
     ToolResult,
     Usage,
 )
-from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ._answer import (
+    AgentRoute,
+    crew_for,
+    encode_answer,
+    encode_crew,
+    read_json,
+    split_conversation,
+    start_answer,
+    start_crew,
+)
 from ._requests import MAX_FIELD, BadInput, ChatConfig
 from ._settings import WebSettings
 from .routes import error_response
@@ -83,9 +95,22 @@ class AGUIEvents:
         self._unnamed: dict[str, str] = {}  # tool name -> id given to its call without one
         self._text_id: str | None = None  # the assistant message tool calls belong to
         self._usage: Usage | None = None
+        self._step: str | None = None
 
     def start(self) -> bytes:
         return _frame({"type": "RUN_STARTED", "threadId": self.thread_id, "runId": self.run_id})
+
+    def _end_step(self) -> bytes:
+        name, self._step = self._step, None
+        if name is None:
+            return b""
+        return self._close() + _frame({"type": "STEP_FINISHED", "stepName": name})
+
+    def task(self, index: int, name: str) -> bytes:
+        """A crew's task begins: a step of the run."""
+        ended = self._end_step()
+        self._step = f"task {index}: {name}"
+        return ended + _frame({"type": "STEP_STARTED", "stepName": self._step})
 
     def _close(self) -> bytes:
         kind, self._open = self._open, None
@@ -204,7 +229,7 @@ class AGUIEvents:
                 "cachedInputTokens": usage.cached_input_tokens,
             }
             finished["usage"] = [{k: v for k, v in counts.items() if v is not None}]
-        return self._close() + _frame(finished)
+        return self._close() + self._end_step() + _frame(finished)
 
 
 def _text(value: Any, where: str) -> str:
@@ -277,19 +302,29 @@ class AGUIRoutes(AgentRoute):
 
     async def answer(self, request: Request) -> Response:
         try:
-            thread_id, run_id, messages, context = parse_run_input(await read_json(request))
+            body = await read_json(request)
+            thread_id, run_id, messages, context = parse_run_input(body)
             history, prompt = split_conversation(messages, self.web)
             if len(orjson.dumps(context)) > self.web.max_task_length:
                 raise BadInput(f"context is over {self.web.max_task_length} characters", "context")
-            agent = self.answering_agent()
-            task = Task(prompt, context=context or None)
-            response = start_answer(agent, task, history)
+            props = body.get("forwardedProps")
+            chosen = self.chosen(
+                props.get("model") if isinstance(props, dict) else None, "forwardedProps.model"
+            )
+            if isinstance(chosen, Crew):
+                crew = crew_for(chosen, history, "\n\n".join([prompt, *context]))
+                encoder = AGUIEvents(thread_id, run_id)
+                frames = encode_crew(crew, start_crew(crew), encoder)
+            else:
+                task = Task(prompt, context=context or None)
+                response = start_answer(chosen, task, history)
+                encoder = AGUIEvents(
+                    thread_id, run_id, provider=chosen.provider.name, model=chosen.model
+                )
+                frames = encode_answer(chosen, response, encoder)
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
-        encoder = AGUIEvents(thread_id, run_id, provider=agent.provider.name, model=agent.model)
-        return EventStreamResponse(
-            encode_answer(agent, response, encoder), keep_alive=self.web.keep_alive
-        )
+        return EventStreamResponse(frames, keep_alive=self.web.keep_alive)
 
 
 def routes(
@@ -298,7 +333,10 @@ def routes(
     chat: ChatConfig | None = None,
     web: WebSettings | None = None,
     path: str = "/api/ag-ui",
+    agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
 ) -> list[Route]:
     """`POST /api/ag-ui`, to mount in any Starlette app behind `APIGuard`
-    (which guards `/api/`)."""
-    return AGUIRoutes(agent, chat=chat, web=web, path=path).routes()
+    (which guards `/api/`). `forwardedProps.model` may name one of `agents`
+    or `crews`."""
+    return AGUIRoutes(agent, chat=chat, web=web, path=path, agents=agents, crews=crews).routes()

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
-from ..crew import Agent
+from ..crew import Agent, Crew
 from ..streaming import aclose_clients
 from . import ag_ui, openai_api, ui_stream
 from ._requests import ChatConfig
@@ -101,6 +101,7 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     authorize: Authorize | None = None,
     agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
     metrics: StreamMetrics | bool | None = None,
     conversations: ConversationStore | None = None,
 ) -> Starlette:
@@ -111,8 +112,11 @@ def create_app(
     `authorize(request, channel)` decides who may join a private WebSocket
     channel (default: any caller the API lets in, for this app's channels).
     `agents` are the models `/v1/chat/completions` offers by name (default: the
-    configured agent as `laraflowai`). `metrics=True` (or LARAFLOWAI_METRICS)
-    serves Prometheus metrics at `/metrics` and records a span per stream.
+    configured agent as `laraflowai`); `crews` too, next to them. A request to
+    `/api/chat` (`model`) or `/api/ag-ui` (`forwardedProps.model`) may name
+    one of either; without a name the configured agent answers.
+    `metrics=True` (or LARAFLOWAI_METRICS) serves Prometheus metrics at
+    `/metrics` and records a span per stream.
     `conversations` keeps the chat's conversations (default: the store the
     LARAFLOWAI_CONVERSATION_* settings name, see web/conversations.py)."""
     web = web if web is not None else WebSettings.from_settings(settings)
@@ -179,9 +183,9 @@ def create_app(
             Route("/", page, methods=["GET"]),
             *api.routes(),
             *websocket.routes(),
-            *ui_stream.routes(chat=chat, web=web),
-            *ag_ui.routes(chat=chat, web=web),
-            *openai_api.routes(agents, chat=chat, web=web),
+            *ui_stream.routes(chat=chat, web=web, agents=agents, crews=crews),
+            *ag_ui.routes(chat=chat, web=web, agents=agents, crews=crews),
+            *openai_api.routes(agents, chat=chat, web=web, crews=crews),
             *(observer.routes() if observer is not None else []),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],

@@ -6,7 +6,8 @@ from a laraflowai agent:
 
 `useChat` sends the whole conversation each time; its last message is the task
 and the ones before it the history (their text parts; other parts are left
-out). The answer is SSE with `x-vercel-ai-ui-message-stream: v1`: `start`,
+out). An optional `model` (useChat's `body: {model}`) names one of the app's
+agents or crews. The answer is SSE with `x-vercel-ai-ui-message-stream: v1`: `start`,
 `start-step`, `reasoning-start`/`-delta`/`-end`, `text-start`/`-delta`/`-end`,
 `tool-input-available` for each complete tool call (a dynamic tool: the
 client need not declare it), `tool-output-available` (or `tool-output-error`)
@@ -30,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._types import Message
-from ..crew import Agent
+from ..crew import Agent, Crew
 from ..wire import (
     Event,
     Finished,
@@ -42,7 +43,16 @@ from ..wire import (
     ToolResult,
     Usage,
 )
-from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ._answer import (
+    AgentRoute,
+    crew_for,
+    encode_answer,
+    encode_crew,
+    read_json,
+    split_conversation,
+    start_answer,
+    start_crew,
+)
 from ._requests import BadInput, ChatConfig
 from ._settings import WebSettings
 from .routes import error_response
@@ -88,6 +98,13 @@ class UIMessageStream:
 
     def start(self) -> bytes:
         return _frame({"type": "start", "messageId": self.message_id}) + _START_STEP
+
+    def task(self, index: int, name: str) -> bytes:
+        """A crew's task begins: each task is a step (the first one is open)."""
+        if index == 0 and not self._blocks and not self._calls:
+            return b""
+        self._results = False
+        return self._close() + _FINISH_STEP + _START_STEP
 
     def _step(self) -> bytes:
         if not self._results:
@@ -248,14 +265,18 @@ class UIChatRoutes(AgentRoute):
             if not isinstance(body, dict):
                 raise BadInput("the request body must be a JSON object", "body")
             history, task = split_conversation(parse_ui_messages(body.get("messages")), self.web)
-            agent = self.answering_agent()
-            response = start_answer(agent, task, history)
+            chosen = self.chosen(body.get("model"))
+            if isinstance(chosen, Crew):
+                crew = crew_for(chosen, history, task)
+                frames = encode_crew(crew, start_crew(crew), UIMessageStream())
+            else:
+                frames = encode_answer(
+                    chosen, start_answer(chosen, task, history), UIMessageStream()
+                )
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         return EventStreamResponse(
-            encode_answer(agent, response, UIMessageStream()),
-            keep_alive=self.web.keep_alive,
-            headers=UI_STREAM_HEADERS,
+            frames, keep_alive=self.web.keep_alive, headers=UI_STREAM_HEADERS
         )
 
 
@@ -265,7 +286,10 @@ def routes(
     chat: ChatConfig | None = None,
     web: WebSettings | None = None,
     path: str = "/api/chat",
+    agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
 ) -> list[Route]:
     """`POST /api/chat` for `useChat`, to mount in any Starlette app behind
-    `APIGuard` (which guards `/api/`)."""
-    return UIChatRoutes(agent, chat=chat, web=web, path=path).routes()
+    `APIGuard` (which guards `/api/`). A request's `model` may name one of
+    `agents` or `crews`."""
+    return UIChatRoutes(agent, chat=chat, web=web, path=path, agents=agents, crews=crews).routes()
