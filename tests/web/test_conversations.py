@@ -274,3 +274,40 @@ def test_two_servers_sharing_redis_continue_the_same_conversation(
     ]
     assert client.delete(f"{two.url}/api/conversations/{conversation_id}").status_code == 204
     assert client.get(f"{one.url}/api/conversations/{conversation_id}").status_code == 404
+
+
+def test_the_websocket_route_answers_and_keeps_turns_in_the_same_conversation(
+    server: ProviderServer, serve_app: ServeApp, client: httpx2.Client
+) -> None:
+    from tests.pusher.conftest import BUILTIN, CREDENTIALS
+
+    server.enqueue(stream_reply(openai_chunks(["Hello, ", "Ada!"])))
+    server.enqueue(stream_reply(openai_chunks(["You are Ada."])))
+    app = serve_app({**BUILTIN, **CREDENTIALS})
+    conversation_id = new_conversation(client, app.url)
+
+    def ask_over_websocket(task: str) -> list[dict[str, Any]]:
+        started = client.post(
+            f"{app.url}/api/stream-chat-websocket",
+            json={"task": task, "channel": "chat-1", "conversation_id": conversation_id},
+        )
+        assert started.status_code == 200, started.text
+        stream_id = started.json()["stream_id"]
+        return read_sse(
+            client, f"{app.url}/api/stream-chat", params={"stream_id": stream_id}
+        ).payloads
+
+    assert ask_over_websocket("My name is Ada.")[-1]["type"] == "complete"
+    assert ask_over_websocket("Who am I?")[-1]["type"] == "complete"
+
+    assert sent_messages(server, 1)[:2] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Hello, Ada!"},
+    ]
+    kept = client.get(f"{app.url}/api/conversations/{conversation_id}").json()
+    assert kept["turns"] == 2
+    bad = client.post(
+        f"{app.url}/api/stream-chat-websocket",
+        json={"task": "Hi", "channel": "chat-1", "conversation_id": 42},
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "conversation_id"
