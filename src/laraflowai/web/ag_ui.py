@@ -52,9 +52,9 @@ from ._answer import (
     start_answer,
     start_crew,
 )
+from ._errors import error_response
 from ._requests import MAX_FIELD, BadInput, ChatConfig
 from ._settings import WebSettings
-from .routes import error_response
 from .sse import EventStreamResponse
 
 __all__ = ["AGUIEvents", "AGUIRoutes", "parse_run_input", "routes"]

@@ -30,8 +30,7 @@ broadcast/sources.py's `detail` between the chunks.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -39,7 +38,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .._secrets import redact
 from ..broadcast import (
     StreamRegistry,
     Subscription,
@@ -47,33 +45,16 @@ from ..broadcast import (
     crew_events,
     response_events,
 )
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
 from ._settings import WebSettings, parse_include
 from .auth import SESSION_COOKIE, session_value, token_matches
-from .conversations import ConversationStore, StoredConversation, valid_conversation_id
+from .conversation_routes import ConversationRoutes, find_conversation, remembered
+from .conversations import ConversationStore
 from .metrics import StreamMetrics
 from .sse import SubscriptionResponse
 
-logger = logging.getLogger("laraflowai.web")
-
-__all__ = [
-    "ChatConfig",
-    "StreamRoutes",
-    "error_response",
-    "find_conversation",
-    "parse_event_id",
-    "remembered",
-]
-
-
-def error_response(
-    status: int, kind: str, message: str, *, param: str | None = None
-) -> JSONResponse:
-    """The JSON error body of every API route: `{"error": {"type", "message", "param"?}}`."""
-    error: dict[str, Any] = {"type": kind, "message": redact(message)}
-    if param is not None:
-        error["param"] = param
-    return JSONResponse({"error": error}, status_code=status)
+__all__ = ["ChatConfig", "StreamRoutes", "error_response", "parse_event_id"]
 
 
 class _Streaming:
@@ -99,61 +80,6 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
     if not (stream_id.isascii() and stream_id.replace("_", "").isalnum()):
         return None
     return stream_id, int(number)
-
-
-class _Remembered:
-    """A producer's events, passed through; when its answer completes, the turn
-    joins the conversation first. Its `cancel()` still reaches the producer."""
-
-    __slots__ = ("_events", "_source")
-
-    def __init__(
-        self,
-        source: AsyncIterator[Mapping[str, Any]],
-        store: ConversationStore,
-        conversation_id: str,
-        question: str,
-    ) -> None:
-        self._source = source
-        self._events = self._remember(store, conversation_id, question)
-
-    def __aiter__(self) -> _Remembered:
-        return self
-
-    def __anext__(self) -> Awaitable[Mapping[str, Any]]:
-        return self._events.__anext__()
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
-
-    def cancel(self, reason: str = "cancelled") -> None:
-        cancel = getattr(self._source, "cancel", None)
-        if cancel is not None:
-            cancel(reason)
-
-    async def _remember(
-        self, store: ConversationStore, conversation_id: str, question: str
-    ) -> AsyncGenerator[Mapping[str, Any], None]:
-        answer: list[str] = []
-        try:
-            async for payload in self._source:
-                kind = payload.get("type")
-                if kind == "chunk":
-                    answer.append(payload["chunk"])
-                elif kind == "complete" and not payload.get("truncated"):
-                    try:
-                        await store.append(conversation_id, question, "".join(answer))
-                    except Exception as error:  # the answer still reaches its reader
-                        logger.warning(
-                            "conversation %s...: the turn was not kept: %s",
-                            conversation_id[:6],
-                            redact(str(error)),
-                        )
-                yield payload
-        finally:
-            close = getattr(self._source, "aclose", None)
-            if close is not None:
-                await close()
 
 
 class StreamRoutes:
@@ -184,12 +110,7 @@ class StreamRoutes:
             Route("/api/stream-chat/{stream_id}", self.status, methods=["GET"]),
             Route("/api/stream-crew", _Streaming(self.stream_crew), methods=["GET", "POST"]),
             Route("/api/session", self.session, methods=["GET", "POST"]),
-            Route("/api/conversations", self.new_conversation, methods=["POST"]),
-            Route(
-                "/api/conversations/{conversation_id}",
-                self.conversation,
-                methods=["GET", "DELETE"],
-            ),
+            *ConversationRoutes(self.conversations).routes(),
         ]
 
     # endpoints
@@ -234,7 +155,7 @@ class StreamRoutes:
                         "(LARAFLOWAI_QUEUE_SSE=true) yet; send the task without conversation_id",
                         "conversation_id",
                     )
-                found = await self._conversation(conversation_id)
+                found = await find_conversation(self.conversations, conversation_id)
                 if isinstance(found, Response):
                     return found
                 history = found.messages
@@ -355,48 +276,7 @@ class StreamRoutes:
         )
         return response
 
-    async def new_conversation(self, request: Request) -> Response:
-        if self.conversations is None:
-            return self._no_conversations()
-        try:
-            conversation_id = await self.conversations.create()
-        except Exception as error:
-            return self._store_failed(error)
-        return JSONResponse(
-            {
-                "conversation_id": conversation_id,
-                "messages": [],
-                "max_turns": self.conversations.settings.max_turns,
-            },
-            status_code=201,
-        )
-
-    async def conversation(self, request: Request) -> Response:
-        found = await self._conversation(request.path_params["conversation_id"])
-        if isinstance(found, Response):
-            return found
-        if request.method == "DELETE":
-            assert self.conversations is not None
-            try:
-                await self.conversations.delete(found.conversation_id)
-            except Exception as error:
-                return self._store_failed(error)
-            return Response(status_code=204)
-        return JSONResponse(
-            {
-                "conversation_id": found.conversation_id,
-                "messages": found.messages,
-                "turns": found.turns,
-                "max_turns": self.conversations.settings.max_turns if self.conversations else 0,
-                "created_at": found.created_at,
-                "updated_at": found.updated_at,
-            }
-        )
-
     # helpers
-
-    async def _conversation(self, conversation_id: Any) -> StoredConversation | Response:
-        return await find_conversation(self.conversations, conversation_id)
 
     def _include(self, raw: str | None) -> frozenset[str]:
         if raw is None:
@@ -405,13 +285,6 @@ class StreamRoutes:
         if detail is None:
             raise BadInput("include must be a comma-separated list of reasoning, tools", "include")
         return detail
-
-    def _no_conversations(self) -> Response:
-        return _no_conversations()
-
-    def _store_failed(self, error: Exception) -> Response:
-        assert self.conversations is not None
-        return _store_failed(self.conversations, error)
 
     async def _follow(self, stream_id: str, after: int | None) -> Response:
         try:
@@ -447,58 +320,3 @@ class StreamRoutes:
             "not_found",
             "SSE streaming is turned off on this server (LARAFLOWAI_SSE_ENABLED=false)",
         )
-
-
-def _no_conversations() -> Response:
-    return error_response(
-        404,
-        "not_found",
-        "conversations are turned off on this server (LARAFLOWAI_CONVERSATION_STORE=off)",
-    )
-
-
-def _store_failed(store: ConversationStore, error: Exception) -> Response:
-    logger.warning("the conversation store at %s failed: %s", store.location(), redact(str(error)))
-    return error_response(
-        503, "unavailable", "the conversation store cannot be reached; try again soon"
-    )
-
-
-async def find_conversation(
-    store: ConversationStore | None, conversation_id: Any
-) -> StoredConversation | Response:
-    """The stored conversation `conversation_id` names, or the error response to send."""
-    if store is None:
-        return _no_conversations()
-    if not isinstance(conversation_id, str) or not valid_conversation_id(conversation_id):
-        return error_response(
-            400,
-            "invalid_request",
-            "conversation_id is not a conversation id of this server (16 to 64 letters, "
-            "digits, '-' or '_'); create one with POST /api/conversations",
-            param="conversation_id",
-        )
-    try:
-        found = await store.get(conversation_id)
-    except Exception as error:
-        return _store_failed(store, error)
-    if found is None:
-        return error_response(
-            404,
-            "not_found",
-            "no such conversation: it was deleted, or its retention "
-            "(LARAFLOWAI_CONVERSATION_TTL) ended; start a new one with POST /api/conversations",
-            param="conversation_id",
-        )
-    return found
-
-
-def remembered(
-    events: AsyncIterator[Mapping[str, Any]],
-    store: ConversationStore,
-    conversation_id: str,
-    question: str,
-) -> AsyncIterator[Mapping[str, Any]]:
-    """`events` of an answer to `question`, keeping the turn in the conversation
-    once the answer completes (before its `complete` event is passed on)."""
-    return _Remembered(events, store, conversation_id, question)

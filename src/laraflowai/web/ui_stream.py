@@ -53,9 +53,9 @@ from ._answer import (
     start_answer,
     start_crew,
 )
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig
 from ._settings import WebSettings
-from .routes import error_response
 from .sse import EventStreamResponse
 
 __all__ = ["UI_STREAM_HEADERS", "UIChatRoutes", "UIMessageStream", "parse_ui_messages", "routes"]

@@ -46,11 +46,13 @@ from ..pusher import (
     channel_signature,
 )
 from ._channels import CHANNEL_NAME, WebSocketDelivery, WebSocketSettings
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
 from .auth import same_site, token_matches
+from .conversation_routes import find_conversation, remembered
 from .conversations import ConversationStore
-from .routes import error_response, find_conversation, parse_event_id, remembered
+from .routes import parse_event_id
 
 __all__ = ["Authorize", "WebSocketDelivery", "WebSocketRoutes", "WebSocketSettings"]
 _SOCKET_ID = re.compile(r"^\d{1,20}\.\d{1,20}$")
