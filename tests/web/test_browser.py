@@ -348,3 +348,33 @@ def test_a_second_question_is_sent_with_the_first_turn_and_a_reload_keeps_them(
     send(page, "Who am I?")
     page.locator(".message.assistant[data-state='done']").wait_for()
     assert server.requests[2].json()["messages"][1:] == [{"role": "user", "content": "Who am I?"}]
+
+
+def test_a_conversation_the_server_forgot_is_said_and_the_next_message_starts_anew(
+    server: ProviderServer, serve_app: ServeApp, page: Any
+) -> None:
+    import httpx2
+
+    server.enqueue(stream_reply(openai_chunks(["First."])))
+    app = serve_app()
+    page.goto(f"{app.url}/")
+    send(page, "Hello")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    conversation_id = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    with httpx2.Client() as client:
+        assert client.delete(f"{app.url}/api/conversations/{conversation_id}").status_code == 204
+
+    reply = send(page, "Still there?")
+    reply.locator(".error").wait_for()
+    assert "has ended on the server" in reply.locator(".error").text_content()
+    assert page.evaluate("localStorage.getItem('laraflowai.conversation')") is None
+
+    server.enqueue(stream_reply(openai_chunks(["A new start."])))
+    reply = send(page, "Still there?")
+    page.locator(".message.assistant[data-state='done']").nth(2).wait_for()
+    assert reply.locator(".body").text_content() == "A new start."
+    assert server.requests[1].json()["messages"][1:] == [
+        {"role": "user", "content": "Still there?"}
+    ]
+    fresh = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    assert fresh and fresh != conversation_id

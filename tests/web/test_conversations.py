@@ -311,3 +311,26 @@ def test_the_websocket_route_answers_and_keeps_turns_in_the_same_conversation(
         json={"task": "Hi", "channel": "chat-1", "conversation_id": 42},
     )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "conversation_id"
+
+
+def test_an_unreachable_store_is_a_503_that_shows_no_secret(
+    server: ProviderServer, serve_app: ServeApp, client: httpx2.Client
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"redis://user:s3cret-pass@127.0.0.1:{port}/0"
+    app = serve_app({"LARAFLOWAI_CONVERSATION_STORE": "redis", "LARAFLOWAI_REDIS_URL": url})
+
+    created = client.post(f"{app.url}/api/conversations")
+    asked = client.get(
+        f"{app.url}/api/stream-chat", params={"task": "Hi", "conversation_id": "A" * 32}
+    )
+
+    for reply in (created, asked):
+        assert reply.status_code == 503
+        assert reply.json()["error"]["type"] == "unavailable"
+        assert "s3cret" not in reply.text and str(port) not in reply.text
+    assert server.request_count == 0

@@ -210,9 +210,28 @@ class ChatStream {
     if (this.source.readyState === EventSource.CONNECTING) {
       this.view.article.classList.add("reconnecting");
       setStatus("Connection lost, reconnecting…", "warn");
+    } else if (this.streamId === null && this.conversation) {
+      this.refused(); // never started: perhaps the conversation is gone
     } else {
       this.fail("The connection was lost and the answer could not be resumed.");
     }
+  }
+
+  async refused() {
+    this.source.close();
+    let gone = false;
+    try {
+      const response = await fetch(`api/conversations/${encodeURIComponent(this.conversation)}`);
+      gone = response.status === 404;
+    } catch {
+      // The server is unreachable: say so below.
+    }
+    if (!gone) {
+      this.fail("The connection was lost and the answer could not be resumed.");
+      return;
+    }
+    if (conversationId === this.conversation) keepConversation(null);
+    this.fail("This conversation has ended on the server; send your message again to start a new one.");
   }
 
   async stop() {
