@@ -378,3 +378,47 @@ def test_a_conversation_the_server_forgot_is_said_and_the_next_message_starts_an
     ]
     fresh = page.evaluate("localStorage.getItem('laraflowai.conversation')")
     assert fresh and fresh != conversation_id
+
+
+def test_under_laraflowai_serve_the_conversation_outlives_a_reload_and_a_restart(
+    server: ProviderServer, page: Any, tmp_path: Path, conversation_dir: Path
+) -> None:
+    """The real `laraflowai serve` process, its conversations in the default
+    SQLite file (the user's data directory): a second question goes with the
+    first turn, and after the server restarts a reload still shows both."""
+    from .test_serve import free_port, serve_env, start, stop, wait_until_serving
+
+    server.enqueue(stream_reply(openai_chunks(["Hello, ", "Ada."]), delay=0.02))
+    server.enqueue(stream_reply(openai_chunks(["You are ", "Ada."]), delay=0.02))
+    port = free_port()
+    env = serve_env(
+        OPENAI_API_KEY="sk-test-0123456789abcdefghij",
+        OPENAI_BASE_URL=f"{server.url}/v1",
+        LARAFLOWAI_STREAMING_CACHE="false",
+    )
+    args = ["--port", str(port), "--provider", "openai"]
+    process = start(args, env, tmp_path)
+    try:
+        wait_until_serving(process, port)
+        page.goto(f"http://127.0.0.1:{port}/")
+        send(page, "I am Ada.")
+        page.locator(".message.assistant[data-state='done']").wait_for()
+        send(page, "Who am I?")
+        page.locator(".message.assistant[data-state='done']").nth(1).wait_for()
+    finally:
+        stop(process)
+    assert server.requests[1].json()["messages"][1:3] == [
+        {"role": "user", "content": "I am Ada."},
+        {"role": "assistant", "content": "Hello, Ada."},
+    ]
+    assert list(conversation_dir.rglob("conversations.sqlite3"))
+
+    process = start(args, env, tmp_path)
+    try:
+        wait_until_serving(process, port)
+        page.reload()
+        page.locator("#messages[data-conversation='shown']").wait_for()
+        texts = page.locator(".message .body").all_text_contents()
+    finally:
+        stop(process)
+    assert texts == ["I am Ada.", "Hello, Ada.", "Who am I?", "You are Ada."]
