@@ -1,13 +1,15 @@
 // Sends useChat's request with the `ai` package's own transport (the one
 // useChat uses) and reads the answer with its own UI message stream reader.
-// Usage: node read_ui_stream.mjs <url> <messages-json> [headers-json]
+// Usage: node read_ui_stream.mjs <url> <messages-json> [headers-json] [body-json]
+// (body-json: extra request body fields, as useChat's `body` option sends them)
 // Prints {"message": <last UIMessage>, "chunks": [...], "errors": [...]}.
 import { DefaultChatTransport, readUIMessageStream } from "ai";
 
-const [url, messagesJson, headersJson] = process.argv.slice(2);
+const [url, messagesJson, headersJson, bodyJson] = process.argv.slice(2);
 const transport = new DefaultChatTransport({
   api: url,
   headers: JSON.parse(headersJson || "{}"),
+  body: JSON.parse(bodyJson || "{}"),
 });
 const stream = await transport.sendMessages({
   chatId: "chat-1",

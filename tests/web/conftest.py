@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cache.conftest import redis_server, redis_url
 from tests.conftest import API_KEY
 from tests.servers import ProviderServer
 
@@ -31,6 +32,8 @@ else:
 
     ServeApp = Callable[..., AppServer | GranianAppServer]
 
+__all__ = ["BASE_ENV", "ServeApp", "redis_server", "redis_url"]
+
 # Exact chunks (no coalescing), quick reconnects; each test may change any of it.
 BASE_ENV = {
     "LARAFLOWAI_STREAMING_BUFFER_SIZE": "1",
@@ -42,6 +45,14 @@ BASE_ENV = {
     # These tests watch the upstream request itself: no answers replayed from the cache.
     "LARAFLOWAI_STREAMING_CACHE": "false",
 }
+
+
+@pytest.fixture(autouse=True)
+def conversation_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
+    """The default conversation store (a file in the user's data directory):
+    a fresh one per test."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
+    return tmp_path / "user-data"
 
 
 @pytest.fixture

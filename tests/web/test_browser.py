@@ -295,3 +295,130 @@ def test_with_a_token_the_page_signs_in_from_the_fragment_and_chats(
     reply = send(page, "Hello")
     page.locator(".message.assistant[data-state='done']").wait_for()
     assert reply.locator(".body").text_content() == "Signed in."
+
+
+def test_a_second_question_is_sent_with_the_first_turn_and_a_reload_keeps_them(
+    server: ProviderServer, serve_app: ServeApp, page: Any
+) -> None:
+    """Issue 17: the chat page is a real multi-turn chat."""
+    import httpx2
+
+    server.enqueue(stream_reply(openai_chunks(["Nice to meet ", "you, **Ada**."]), delay=0.02))
+    server.enqueue(stream_reply(openai_chunks(["Your name ", "is Ada."]), delay=0.02))
+    app = serve_app()
+    page.goto(f"{app.url}/")
+
+    send(page, "My name is Ada.")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    send(page, "What is my name?")
+    page.locator(".message.assistant[data-state='done']").nth(1).wait_for()
+
+    second = server.requests[1].json()["messages"]
+    assert second[1:] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you, **Ada**."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    conversation_id = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    assert conversation_id and len(conversation_id) == 32
+
+    page.reload()
+    page.locator("#messages[data-conversation='shown']").wait_for()
+    snap(page, "chat-conversation-after-reload")
+    assert page.locator(".message .body").all_text_contents() == [
+        "My name is Ada.",
+        "Nice to meet you, Ada.",
+        "What is my name?",
+        "Your name is Ada.",
+    ]
+    assert page.locator(".message.assistant strong").text_content() == "Ada"  # Markdown again
+
+    page.click("#new-conversation")
+    assert page.locator(".message").count() == 0
+    assert page.evaluate("localStorage.getItem('laraflowai.conversation')") is None
+    url = f"{app.url}/api/conversations/{conversation_id}"
+    with httpx2.Client() as client:
+        deadline = 50
+        while client.get(url).status_code != 404 and deadline:
+            page.wait_for_timeout(100)
+            deadline -= 1
+        assert client.get(url).status_code == 404  # the server forgot it too
+
+    server.enqueue(stream_reply(openai_chunks(["Hello again."])))
+    send(page, "Who am I?")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    assert server.requests[2].json()["messages"][1:] == [{"role": "user", "content": "Who am I?"}]
+
+
+def test_a_conversation_the_server_forgot_is_said_and_the_next_message_starts_anew(
+    server: ProviderServer, serve_app: ServeApp, page: Any
+) -> None:
+    import httpx2
+
+    server.enqueue(stream_reply(openai_chunks(["First."])))
+    app = serve_app()
+    page.goto(f"{app.url}/")
+    send(page, "Hello")
+    page.locator(".message.assistant[data-state='done']").wait_for()
+    conversation_id = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    with httpx2.Client() as client:
+        assert client.delete(f"{app.url}/api/conversations/{conversation_id}").status_code == 204
+
+    reply = send(page, "Still there?")
+    reply.locator(".error").wait_for()
+    assert "has ended on the server" in reply.locator(".error").text_content()
+    assert page.evaluate("localStorage.getItem('laraflowai.conversation')") is None
+
+    server.enqueue(stream_reply(openai_chunks(["A new start."])))
+    reply = send(page, "Still there?")
+    page.locator(".message.assistant[data-state='done']").nth(2).wait_for()
+    assert reply.locator(".body").text_content() == "A new start."
+    assert server.requests[1].json()["messages"][1:] == [
+        {"role": "user", "content": "Still there?"}
+    ]
+    fresh = page.evaluate("localStorage.getItem('laraflowai.conversation')")
+    assert fresh and fresh != conversation_id
+
+
+def test_under_laraflowai_serve_the_conversation_outlives_a_reload_and_a_restart(
+    server: ProviderServer, page: Any, tmp_path: Path, conversation_dir: Path
+) -> None:
+    """The real `laraflowai serve` process, its conversations in the default
+    SQLite file (the user's data directory): a second question goes with the
+    first turn, and after the server restarts a reload still shows both."""
+    from .test_serve import free_port, serve_env, start, stop, wait_until_serving
+
+    server.enqueue(stream_reply(openai_chunks(["Hello, ", "Ada."]), delay=0.02))
+    server.enqueue(stream_reply(openai_chunks(["You are ", "Ada."]), delay=0.02))
+    port = free_port()
+    env = serve_env(
+        OPENAI_API_KEY="sk-test-0123456789abcdefghij",
+        OPENAI_BASE_URL=f"{server.url}/v1",
+        LARAFLOWAI_STREAMING_CACHE="false",
+    )
+    args = ["--port", str(port), "--provider", "openai"]
+    process = start(args, env, tmp_path)
+    try:
+        wait_until_serving(process, port)
+        page.goto(f"http://127.0.0.1:{port}/")
+        send(page, "I am Ada.")
+        page.locator(".message.assistant[data-state='done']").wait_for()
+        send(page, "Who am I?")
+        page.locator(".message.assistant[data-state='done']").nth(1).wait_for()
+    finally:
+        stop(process)
+    assert server.requests[1].json()["messages"][1:3] == [
+        {"role": "user", "content": "I am Ada."},
+        {"role": "assistant", "content": "Hello, Ada."},
+    ]
+    assert list(conversation_dir.rglob("conversations.sqlite3"))
+
+    process = start(args, env, tmp_path)
+    try:
+        wait_until_serving(process, port)
+        page.reload()
+        page.locator("#messages[data-conversation='shown']").wait_for()
+        texts = page.locator(".message .body").all_text_contents()
+    finally:
+        stop(process)
+    assert texts == ["I am Ada.", "Hello, Ada.", "Who am I?", "You are Ada."]

@@ -7,6 +7,15 @@ section): `{"type": "chunk", "chunk": ...}` per chunk, then `{"type":
 message safe to show to whoever is reading (the full error goes to the log only).
 A crew's stream is another producer of the same events, each also carrying
 `task_index` and `agent`.
+
+Asked for (`detail=`), an answer also reports what the model did besides
+writing text, each event between the chunks where it happened:
+`{"type": "reasoning", "reasoning": ...}` ("reasoning"), and ("tools")
+`{"type": "tool_call", "id", "name", "arguments"}`, `{"type": "tool_result",
+"id", "name", "output", "is_error"}`, `{"type": "provider_tool_call", "id",
+"name", "arguments"}` and `{"type": "provider_tool_result", "id", "name",
+"result", "is_error"}` (tools the provider ran itself). Text then arrives as
+the provider's deltas, not coalesced into chunks.
 """
 
 from __future__ import annotations
@@ -18,13 +27,24 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import LaraFlowAIError, StreamCancelledError
 from .._secrets import redact
 from ..streaming import AsyncStreamingResponse, Response, StreamingResponse
-from ..wire import Usage
+from ..wire import (
+    Event,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from ..crew.events import CrewEvent
 
 __all__ = [
+    "DETAILS",
     "ResponseEvents",
+    "detail_payload",
     "crew_events",
     "crew_payload",
     "iter_crew_events",
@@ -51,6 +71,51 @@ _PUBLIC: dict[str, str] = {
 }
 
 
+DETAILS = frozenset({"reasoning", "tools"})
+"""What an answer's events may include besides text: `detail=` of response_events."""
+
+
+def detail_payload(event: Event, detail: frozenset[str]) -> dict[str, Any] | None:
+    """The event for a typed event other than text, if `detail` asks for it."""
+    kind = type(event)
+    if kind is ReasoningDelta:
+        if "reasoning" in detail and event.text:  # type: ignore[union-attr]
+            return {"type": "reasoning", "reasoning": event.text}  # type: ignore[union-attr]
+        return None
+    if "tools" not in detail:
+        return None
+    if kind is ToolCall:
+        call: ToolCall = event  # type: ignore[assignment]
+        return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+    if kind is ToolResult:
+        result: ToolResult = event  # type: ignore[assignment]
+        return {
+            "type": "tool_result",
+            "id": result.id,
+            "name": result.name,
+            "output": result.output,
+            "is_error": result.is_error,
+        }
+    if kind is ProviderToolCall:
+        ran: ProviderToolCall = event  # type: ignore[assignment]
+        return {
+            "type": "provider_tool_call",
+            "id": ran.id,
+            "name": ran.name,
+            "arguments": ran.arguments,
+        }
+    if kind is ProviderToolResult:
+        got: ProviderToolResult = event  # type: ignore[assignment]
+        return {
+            "type": "provider_tool_result",
+            "id": got.id,
+            "name": got.name,
+            "result": got.result,
+            "is_error": got.is_error,
+        }
+    return None
+
+
 def public_error(error: BaseException) -> dict[str, Any]:
     """The `error` event for `error`: a kind and a message that reveal nothing
     of the server (no keys, URLs or provider bodies)."""
@@ -69,10 +134,16 @@ class ResponseEvents:
 
     __slots__ = ("_response", "_max_chars", "_events", "reason")
 
-    def __init__(self, response: AsyncStreamingResponse, max_chars: int | None = None) -> None:
+    def __init__(
+        self,
+        response: AsyncStreamingResponse,
+        max_chars: int | None = None,
+        detail: frozenset[str] = frozenset(),
+    ) -> None:
         self._response = response
         self._max_chars = max_chars
-        self._events = self._produce()
+        # Text alone (the default) reads chunks; only a detailed answer pays for events().
+        self._events = self._produce_detailed(detail) if detail else self._produce()
         self.reason: str | None = None
 
     def __aiter__(self) -> ResponseEvents:
@@ -117,15 +188,55 @@ class ResponseEvents:
             return
         yield _ended({"type": "complete"}, response.finish_reason, response.usage)
 
+    async def _produce_detailed(
+        self, detail: frozenset[str]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        response = self._response
+        room = self._max_chars
+        async with response:
+            try:
+                async for event in response.events():
+                    if type(event) is not TextDelta:
+                        payload = detail_payload(event, detail)
+                        if payload is not None:
+                            yield payload
+                        continue
+                    chunk = event.text
+                    if not chunk:
+                        continue
+                    if room is not None:
+                        if len(chunk) >= room:
+                            if room:
+                                yield {"type": "chunk", "chunk": chunk[:room]}
+                            break
+                        room -= len(chunk)
+                    yield {"type": "chunk", "chunk": chunk}
+                else:
+                    room = None
+            except LaraFlowAIError as error:
+                if isinstance(error, StreamCancelledError) and self.reason is not None:
+                    return
+                stats = response.get_stats()
+                _log(error, stats["provider"], stats["model"])
+                yield public_error(error)
+                return
+        if room is not None:
+            yield {"type": "complete", "finish_reason": "length", "truncated": True}
+            return
+        yield _ended({"type": "complete"}, response.finish_reason, response.usage)
+
 
 def response_events(
-    response: AsyncStreamingResponse, max_chars: int | None = None
+    response: AsyncStreamingResponse,
+    max_chars: int | None = None,
+    detail: frozenset[str] = frozenset(),
 ) -> AsyncIterator[dict[str, Any]]:
     """The events of an agent's streaming answer, closing it when done or cancelled:
     a `ResponseEvents`, whose `cancel(reason)` stops the provider request at once.
     With `max_chars`, the answer ends there (the provider request is closed) with
-    `{"type": "complete", "finish_reason": "length", "truncated": true}`."""
-    return ResponseEvents(response, max_chars)
+    `{"type": "complete", "finish_reason": "length", "truncated": true}`. `detail`
+    (a subset of DETAILS) adds reasoning and tool events."""
+    return ResponseEvents(response, max_chars, detail)
 
 
 async def crew_events(events: AsyncGenerator[CrewEvent, None]) -> AsyncIterator[dict[str, Any]]:

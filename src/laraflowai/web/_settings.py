@@ -10,8 +10,19 @@ from typing import Any
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from .._secrets import remember
+from ..broadcast.sources import DETAILS
 
-__all__ = ["WebSettings"]
+__all__ = ["WebSettings", "parse_include"]
+
+
+def parse_include(raw: str | None) -> frozenset[str] | None:
+    """`reasoning,tools` -> the details an SSE answer includes; None if malformed."""
+    if raw is None:
+        return frozenset()
+    names = frozenset(name.strip().lower() for name in raw.split(",") if name.strip())
+    if "all" in names:
+        names = (names - {"all"}) | DETAILS
+    return names if names <= DETAILS else None
 
 
 # The web settings whose numbers `Settings` checks, by their name there.
@@ -40,6 +51,7 @@ class WebSettings:
     queue: str = "inline"
     queue_sse: bool = False
     max_stream_chars: int = 1_000_000
+    sse_include: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WebSettings:
@@ -68,6 +80,13 @@ class WebSettings:
                 "LARAFLOWAI_QUEUE=redis runs streams in workers, which reach their listeners "
                 "through Redis: set LARAFLOWAI_STREAM_STORE=redis too"
             )
+        include = parse_include(settings.env("LARAFLOWAI_SSE_INCLUDE"))
+        if include is None:
+            raise ConfigurationError(
+                "LARAFLOWAI_SSE_INCLUDE must be a comma-separated list of "
+                f"{', '.join(sorted(DETAILS))} (or empty), got "
+                f"{settings.env('LARAFLOWAI_SSE_INCLUDE')!r}"
+            )
         return cls(
             sse_enabled=settings.sse_enabled,
             retry_ms=settings.sse_retry_timeout,
@@ -80,6 +99,7 @@ class WebSettings:
             queue=queue,
             queue_sse=queue_sse,
             max_stream_chars=int(raw_cap),
+            sse_include=include,
         )
 
     def replace(self, **changes: Any) -> WebSettings:

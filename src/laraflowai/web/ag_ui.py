@@ -7,10 +7,15 @@ The last message is the task, the ones before it the history (developer and
 system messages count as system; tool, reasoning and activity messages are
 left out); each `context` entry goes with the task as context. `tools`,
 `state` and `forwardedProps` are accepted and not used: the agent runs its own
-tools. The answer: `RUN_STARTED`, then `REASONING_START`,
+tools; `forwardedProps.model` may name one of the app's agents or crews
+(a crew's tasks are steps: `STEP_STARTED`/`STEP_FINISHED`, the earlier
+tasks' text as reasoning, the last task's as the text message). The answer:
+`RUN_STARTED`, then `REASONING_START`,
 `REASONING_MESSAGE_START`/`_CONTENT`/`_END`, `REASONING_END` around reasoning,
 `TEXT_MESSAGE_START`/`_CONTENT`/`_END` around text, `TOOL_CALL_START`/`_ARGS`/
-`_END` for each complete tool call, and `RUN_FINISHED` (with token usage) or
+`_END` for each complete tool call (also for a tool the provider ran itself),
+`TOOL_CALL_RESULT` (role `tool`) for each tool result, and `RUN_FINISHED`
+(with token usage) or
 `RUN_ERROR` (a safe message). Names and fields follow the `ag-ui-protocol`
 package's `ag_ui.core` types; see https://docs.ag-ui.com/concepts/events
 """
@@ -26,12 +31,30 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._types import Message, Role
-from ..crew import Agent, Task
-from ..wire import Event, ReasoningDelta, TextDelta, ToolCall, Usage
-from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ..crew import Agent, Crew, Task
+from ..wire import (
+    Event,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
+from ._answer import (
+    AgentRoute,
+    crew_for,
+    encode_answer,
+    encode_crew,
+    read_json,
+    split_conversation,
+    start_answer,
+    start_crew,
+)
+from ._errors import error_response
 from ._requests import MAX_FIELD, BadInput, ChatConfig
 from ._settings import WebSettings
-from .routes import error_response
 from .sse import EventStreamResponse
 
 __all__ = ["AGUIEvents", "AGUIRoutes", "parse_run_input", "routes"]
@@ -69,11 +92,25 @@ class AGUIEvents:
         self._id = ""
         self._prefix = b""
         self._tools = 0
+        self._unnamed: dict[str, str] = {}  # tool name -> id given to its call without one
         self._text_id: str | None = None  # the assistant message tool calls belong to
         self._usage: Usage | None = None
+        self._step: str | None = None
 
     def start(self) -> bytes:
         return _frame({"type": "RUN_STARTED", "threadId": self.thread_id, "runId": self.run_id})
+
+    def _end_step(self) -> bytes:
+        name, self._step = self._step, None
+        if name is None:
+            return b""
+        return self._close() + _frame({"type": "STEP_FINISHED", "stepName": name})
+
+    def task(self, index: int, name: str) -> bytes:
+        """A crew's task begins: a step of the run."""
+        ended = self._end_step()
+        self._step = f"task {index}: {name}"
+        return ended + _frame({"type": "STEP_STARTED", "stepName": self._step})
 
     def _close(self) -> bytes:
         kind, self._open = self._open, None
@@ -116,32 +153,58 @@ class AGUIEvents:
             return self._delta("text", event.text)  # type: ignore[union-attr]
         if kind is ReasoningDelta:
             return self._delta("reasoning", event.text)  # type: ignore[union-attr]
-        if kind is ToolCall:
-            call: ToolCall = event  # type: ignore[assignment]
-            call_id = call.id or f"{self.run_id}-call-{self._tools}"
-            self._tools += 1
-            start: dict[str, Any] = {
-                "type": "TOOL_CALL_START",
-                "toolCallId": call_id,
-                "toolCallName": call.name,
-            }
-            if self._text_id is not None:
-                start["parentMessageId"] = self._text_id
-            return (
-                self._close()
-                + _frame(start)
-                + _frame(
-                    {
-                        "type": "TOOL_CALL_ARGS",
-                        "toolCallId": call_id,
-                        "delta": orjson.dumps(call.arguments).decode(),
-                    }
-                )
-                + _frame({"type": "TOOL_CALL_END", "toolCallId": call_id})
-            )
+        if kind is ToolCall or kind is ProviderToolCall:
+            call: ToolCall | ProviderToolCall = event  # type: ignore[assignment]
+            return self._call(call.id, call.name, call.arguments)
+        if kind is ToolResult:
+            result: ToolResult = event  # type: ignore[assignment]
+            return self._result(result.id, result.name, result.output)
+        if kind is ProviderToolResult:
+            got: ProviderToolResult = event  # type: ignore[assignment]
+            shown = got.result if isinstance(got.result, str) else orjson.dumps(got.result).decode()
+            return self._result(got.id, got.name, shown)
         if kind is Usage:
             self._usage = event  # type: ignore[assignment]
         return b""
+
+    def _call(self, given: str | None, name: str, arguments: Any) -> bytes:
+        call_id = given or f"{self.run_id}-call-{self._tools}"
+        if not given:
+            self._unnamed[name] = call_id
+        self._tools += 1
+        start: dict[str, Any] = {
+            "type": "TOOL_CALL_START",
+            "toolCallId": call_id,
+            "toolCallName": name,
+        }
+        if self._text_id is not None:
+            start["parentMessageId"] = self._text_id
+        return (
+            self._close()
+            + _frame(start)
+            + _frame(
+                {
+                    "type": "TOOL_CALL_ARGS",
+                    "toolCallId": call_id,
+                    "delta": orjson.dumps(arguments).decode(),
+                }
+            )
+            + _frame({"type": "TOOL_CALL_END", "toolCallId": call_id})
+        )
+
+    def _result(self, given: str | None, name: str, content: str) -> bytes:
+        call_id = given or self._unnamed.pop(name, f"{self.run_id}-call-{name}")
+        message_id = f"{self.run_id}-tool-{self._messages}"
+        self._messages += 1
+        return self._close() + _frame(
+            {
+                "type": "TOOL_CALL_RESULT",
+                "messageId": message_id,
+                "toolCallId": call_id,
+                "content": content,
+                "role": "tool",
+            }
+        )
 
     def fail(self, error: Mapping[str, Any]) -> bytes:
         return self._close() + _frame(
@@ -166,7 +229,7 @@ class AGUIEvents:
                 "cachedInputTokens": usage.cached_input_tokens,
             }
             finished["usage"] = [{k: v for k, v in counts.items() if v is not None}]
-        return self._close() + _frame(finished)
+        return self._close() + self._end_step() + _frame(finished)
 
 
 def _text(value: Any, where: str) -> str:
@@ -239,19 +302,29 @@ class AGUIRoutes(AgentRoute):
 
     async def answer(self, request: Request) -> Response:
         try:
-            thread_id, run_id, messages, context = parse_run_input(await read_json(request))
+            body = await read_json(request)
+            thread_id, run_id, messages, context = parse_run_input(body)
             history, prompt = split_conversation(messages, self.web)
             if len(orjson.dumps(context)) > self.web.max_task_length:
                 raise BadInput(f"context is over {self.web.max_task_length} characters", "context")
-            agent = self.answering_agent()
-            task = Task(prompt, context=context or None)
-            response = start_answer(agent, task, history)
+            props = body.get("forwardedProps")
+            chosen = self.chosen(
+                props.get("model") if isinstance(props, dict) else None, "forwardedProps.model"
+            )
+            if isinstance(chosen, Crew):
+                crew = crew_for(chosen, history, "\n\n".join([prompt, *context]))
+                encoder = AGUIEvents(thread_id, run_id)
+                frames = encode_crew(crew, start_crew(crew), encoder)
+            else:
+                task = Task(prompt, context=context or None)
+                response = start_answer(chosen, task, history)
+                encoder = AGUIEvents(
+                    thread_id, run_id, provider=chosen.provider.name, model=chosen.model
+                )
+                frames = encode_answer(chosen, response, encoder)
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
-        encoder = AGUIEvents(thread_id, run_id, provider=agent.provider.name, model=agent.model)
-        return EventStreamResponse(
-            encode_answer(agent, response, encoder), keep_alive=self.web.keep_alive
-        )
+        return EventStreamResponse(frames, keep_alive=self.web.keep_alive)
 
 
 def routes(
@@ -260,7 +333,10 @@ def routes(
     chat: ChatConfig | None = None,
     web: WebSettings | None = None,
     path: str = "/api/ag-ui",
+    agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
 ) -> list[Route]:
     """`POST /api/ag-ui`, to mount in any Starlette app behind `APIGuard`
-    (which guards `/api/`)."""
-    return AGUIRoutes(agent, chat=chat, web=web, path=path).routes()
+    (which guards `/api/`). `forwardedProps.model` may name one of `agents`
+    or `crews`."""
+    return AGUIRoutes(agent, chat=chat, web=web, path=path, agents=agents, crews=crews).routes()

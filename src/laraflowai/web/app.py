@@ -24,12 +24,13 @@ from starlette.staticfiles import StaticFiles
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
 from ..broadcast import MemoryStreamRegistry, StreamRegistry
-from ..crew import Agent
+from ..crew import Agent, Crew
 from ..streaming import aclose_clients
 from . import ag_ui, openai_api, ui_stream
 from ._requests import ChatConfig
 from ._settings import WebSettings
 from .auth import APIGuard
+from .conversations import ConversationSettings, ConversationStore, open_conversations
 from .limits import ClientLimits, LimitSettings, MemoryCounters, RedisCounters
 from .metrics import StreamMetrics
 from .routes import StreamRoutes
@@ -100,7 +101,9 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     authorize: Authorize | None = None,
     agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
     metrics: StreamMetrics | bool | None = None,
+    conversations: ConversationStore | None = None,
 ) -> Starlette:
     """The chat app. Settings come from the environment unless given; `token`
     (else LARAFLOWAI_API_TOKEN) protects the API routes. Without a token only
@@ -109,8 +112,13 @@ def create_app(
     `authorize(request, channel)` decides who may join a private WebSocket
     channel (default: any caller the API lets in, for this app's channels).
     `agents` are the models `/v1/chat/completions` offers by name (default: the
-    configured agent as `laraflowai`). `metrics=True` (or LARAFLOWAI_METRICS)
-    serves Prometheus metrics at `/metrics` and records a span per stream."""
+    configured agent as `laraflowai`); `crews` too, next to them. A request to
+    `/api/chat` (`model`) or `/api/ag-ui` (`forwardedProps.model`) may name
+    one of either; without a name the configured agent answers.
+    `metrics=True` (or LARAFLOWAI_METRICS) serves Prometheus metrics at
+    `/metrics` and records a span per stream.
+    `conversations` keeps the chat's conversations (default: the store the
+    LARAFLOWAI_CONVERSATION_* settings name, see web/conversations.py)."""
     web = web if web is not None else WebSettings.from_settings(settings)
     sockets = WebSocketSettings.from_settings(settings)
     limits = LimitSettings.from_settings(settings)
@@ -134,10 +142,19 @@ def create_app(
         from ..jobs import StreamJobs
 
         jobs = StreamJobs(settings, registry=registry)
-    api = StreamRoutes(registry, web, chat, observer=observer, jobs=jobs)
+    if conversations is None:
+        conversations = open_conversations(ConversationSettings.from_settings(settings))
+    api = StreamRoutes(
+        registry, web, chat, observer=observer, jobs=jobs, conversations=conversations
+    )
     delivery = WebSocketDelivery(registry, sockets, jobs=jobs, observer=observer)
     websocket = WebSocketRoutes(
-        delivery, web, chat, authorize=authorize, allowed_origins=allowed_origins
+        delivery,
+        web,
+        chat,
+        authorize=authorize,
+        allowed_origins=allowed_origins,
+        conversations=conversations,
     )
     static = resources.files("laraflowai.web") / "static"
 
@@ -151,6 +168,8 @@ def create_app(
         finally:
             await delivery.aclose()
             await registry.aclose()
+            if conversations is not None:
+                await conversations.aclose()
             # The provider connections of this event loop go with it.
             await aclose_clients()
 
@@ -164,9 +183,9 @@ def create_app(
             Route("/", page, methods=["GET"]),
             *api.routes(),
             *websocket.routes(),
-            *ui_stream.routes(chat=chat, web=web),
-            *ag_ui.routes(chat=chat, web=web),
-            *openai_api.routes(agents, chat=chat, web=web),
+            *ui_stream.routes(chat=chat, web=web, agents=agents, crews=crews),
+            *ag_ui.routes(chat=chat, web=web, agents=agents, crews=crews),
+            *openai_api.routes(agents, chat=chat, web=web, crews=crews),
             *(observer.routes() if observer is not None else []),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
@@ -183,4 +202,5 @@ def create_app(
     app.state.streams = registry
     app.state.web = web
     app.state.websocket = delivery
+    app.state.conversations = conversations
     return app

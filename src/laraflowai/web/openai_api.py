@@ -10,7 +10,9 @@ the ones before it the history (system messages included). The agent's own
 system message (its role and goal) goes first. Accepted options: `temperature`,
 `top_p`, `max_tokens` (or `max_completion_tokens`), `stop`, `seed`; others are
 ignored, and so are `tools` (an agent runs its own). Reasoning streams as
-`reasoning_content`, as DeepSeek's API does. Errors use OpenAI's shape,
+`reasoning_content`, as DeepSeek's API does. A model may also be a crew: its
+tasks get the request as context, the last task's text is the answer and the
+earlier tasks' text streams as `reasoning_content`. Errors use OpenAI's shape,
 `{"error": {"message", "type", "param", "code"}}`; one in the middle of a
 stream is a data event of that shape. See
 https://platform.openai.com/docs/api-reference/chat/streaming
@@ -18,6 +20,7 @@ https://platform.openai.com/docs/api-reference/chat/streaming
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -28,16 +31,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._secrets import redact
 from .._types import Message, Role
-from ..crew import Agent
+from ..broadcast import public_error
+from ..crew import Agent, Crew
 from ..streaming.response import Response as Answer
 from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, Usage
 from ._answer import (
+    check_names,
+    crew_for,
     encode_answer,
+    encode_crew,
     log_failure,
     read_json,
     split_conversation,
     start_answer,
+    start_crew,
     unless_disconnected,
 )
 from ._requests import BadInput, ChatConfig, build_agent
@@ -45,6 +54,8 @@ from ._settings import WebSettings
 from .sse import EventStreamResponse
 
 __all__ = ["DEFAULT_MODEL", "ChatCompletionChunks", "OpenAIRoutes", "completion", "routes"]
+
+logger = logging.getLogger("laraflowai.web")
 
 DEFAULT_MODEL = "laraflowai"
 """The model name of the one agent served when no agents are given."""
@@ -298,8 +309,8 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _constant(agent: Agent) -> Callable[[], Agent]:
-    return lambda: agent
+def _constant(answerer: Agent | Crew) -> Callable[[], Agent | Crew]:
+    return lambda: answerer
 
 
 class OpenAIRoutes:
@@ -314,15 +325,21 @@ class OpenAIRoutes:
         chat: ChatConfig | None = None,
         web: WebSettings | None = None,
         prefix: str = "/v1",
+        crews: Mapping[str, Crew] | None = None,
     ) -> None:
         self.chat = chat if chat is not None else ChatConfig()
         self.web = web if web is not None else WebSettings.from_settings(self.chat.settings)
         self.prefix = prefix.rstrip("/")
-        self._agents: dict[str, Callable[[], Agent]]
+        self.crews = dict(crews or {})
+        check_names(agents or {}, self.crews)
+        self._agents: dict[str, Callable[[], Agent | Crew]]
         if agents is None:
             self._agents = {DEFAULT_MODEL: lambda: build_agent(self.chat)}
         else:
             self._agents = {name: _constant(agent) for name, agent in agents.items()}
+        if DEFAULT_MODEL in self.crews and agents is None:
+            del self._agents[DEFAULT_MODEL]
+        self._agents.update({name: _constant(crew) for name, crew in self.crews.items()})
         self.created = int(time.time())
 
     def routes(self) -> list[Route]:
@@ -374,7 +391,21 @@ class OpenAIRoutes:
             stream_options = body.get("stream_options") or {}
             if not isinstance(stream_options, dict):
                 raise BadInput("stream_options must be an object", "stream_options")
-            agent = self._agents[name]()
+            chosen = self._agents[name]()
+            if isinstance(chosen, Crew):
+                if options:
+                    raise BadInput(
+                        f"{', '.join(sorted(options))}: a crew's agents use their own options",
+                        sorted(options)[0],
+                    )
+                return await self._crew(
+                    request,
+                    crew_for(chosen, history, task),
+                    name,
+                    stream,
+                    stream_options.get("include_usage") is True,
+                )
+            agent = chosen
             response = start_answer(agent, task, history, **options)
         except BadInput as error:
             return _error(400, error.message, "invalid_request_error", None, error.param)
@@ -400,6 +431,35 @@ class OpenAIRoutes:
             return Response(status_code=499)
         return JSONResponse(completion(answer, name))
 
+    async def _crew(
+        self, request: Request, crew: Crew, name: str, stream: bool, include_usage: bool
+    ) -> Response:
+        events = start_crew(crew)
+        if stream:
+            encoder = ChatCompletionChunks(name, include_usage=include_usage)
+            return EventStreamResponse(
+                encode_crew(crew, events, encoder), keep_alive=self.web.keep_alive
+            )
+        await events.aclose()  # checked the setup; kickoff runs it
+        error: BaseException | None = None
+        try:
+            result = await unless_disconnected(request, crew.akickoff())
+        except Exception as failure:
+            result, error = None, failure
+        if result is None and error is None:  # the client left; nobody reads this
+            return Response(status_code=499)
+        last = result.tasks[-1].response if result is not None and result.success else None
+        if result is None or last is None:
+            failed = error or (result.error if result is not None else None)
+            failed = failed or RuntimeError("the crew gave no answer")
+            logger.warning("crew %s: the answer failed: %s", name, redact(str(failed)))
+            public = public_error(failed)
+            status, type_ = _STATUS.get(public["kind"], (502, "server_error"))
+            return _error(status, public["message"], type_, public["kind"])
+        body = completion(last, name)
+        body["usage"] = _usage(result.usage)
+        return JSONResponse(body)
+
 
 def routes(
     agents: Mapping[str, Agent] | None = None,
@@ -407,7 +467,9 @@ def routes(
     chat: ChatConfig | None = None,
     web: WebSettings | None = None,
     prefix: str = "/v1",
+    crews: Mapping[str, Crew] | None = None,
 ) -> list[Route]:
     """The OpenAI-compatible routes, to mount in any Starlette app. Guard them
-    as the app guards `/api/`: `Middleware(APIGuard, token=..., prefix="/v1/")`."""
-    return OpenAIRoutes(agents, chat=chat, web=web, prefix=prefix).routes()
+    as the app guards `/api/`: `Middleware(APIGuard, token=..., prefix="/v1/")`.
+    `crews` are offered as models next to `agents`."""
+    return OpenAIRoutes(agents, chat=chat, web=web, prefix=prefix, crews=crews).routes()

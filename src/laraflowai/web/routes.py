@@ -1,6 +1,8 @@
 """The streaming API: the document's SSE route, made resumable and stoppable.
 
     GET  /api/stream-chat?task=...[&role&goal&provider&model]   start a stream, follow it
+         [&conversation_id=...]                                 ... with a kept conversation
+         [&include=reasoning,tools]                             ... with reasoning/tool events
     GET  /api/stream-chat  + Last-Event-ID: <stream_id>-<n>     resume after event n
     GET  /api/stream-chat?stream_id=...                         follow a stream from its start
     GET  /api/stream-crew?crew=<json>                           run a crew, follow it
@@ -8,6 +10,8 @@
     POST /api/stream-chat/{stream_id}/stop                      cancel the upstream request now
     GET  /api/stream-chat/{stream_id}                           a stream's status
     GET  /api/session, POST /api/session                        the chat page's token sign-in
+    POST /api/conversations                                     a new conversation -> its id
+    GET  /api/conversations/{id}, DELETE ...                    read or forget a conversation
 
 Every event is an unnamed SSE event (the document's `onmessage` code works
 unchanged) with `id: <stream_id>-<n>`: `start` (n = 0, carries `stream_id`),
@@ -15,6 +19,13 @@ unchanged) with `id: <stream_id>-<n>`: `start` (n = 0, carries `stream_id`),
 with `{"type": "complete", "stopped": true, "reason": "stop" | "abandoned"}`.
 A crew's events after `start` also carry `task_index` and `agent`, with
 `task_complete` and `task_error` between tasks (see broadcast/sources.py).
+
+With `conversation_id` (from `POST /api/conversations`), the agent answers
+with the conversation's turns as history, and the question and answer are
+kept once the answer has completed (in the stream's producer, before its
+`complete` event: never twice, however many clients follow or resume it).
+`include=reasoning,tools` (or LARAFLOWAI_SSE_INCLUDE) adds the events of
+broadcast/sources.py's `detail` between the chunks.
 """
 
 from __future__ import annotations
@@ -27,7 +38,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .._secrets import redact
 from ..broadcast import (
     StreamRegistry,
     Subscription,
@@ -35,23 +45,16 @@ from ..broadcast import (
     crew_events,
     response_events,
 )
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
-from ._settings import WebSettings
+from ._settings import WebSettings, parse_include
 from .auth import SESSION_COOKIE, session_value, token_matches
+from .conversation_routes import ConversationRoutes, find_conversation, remembered
+from .conversations import ConversationStore
 from .metrics import StreamMetrics
 from .sse import SubscriptionResponse
 
 __all__ = ["ChatConfig", "StreamRoutes", "error_response", "parse_event_id"]
-
-
-def error_response(
-    status: int, kind: str, message: str, *, param: str | None = None
-) -> JSONResponse:
-    """The JSON error body of every API route: `{"error": {"type", "message", "param"?}}`."""
-    error: dict[str, Any] = {"type": kind, "message": redact(message)}
-    if param is not None:
-        error["param"] = param
-    return JSONResponse({"error": error}, status_code=status)
 
 
 class _Streaming:
@@ -91,8 +94,10 @@ class StreamRoutes:
         *,
         observer: StreamMetrics | None = None,
         jobs: Any = None,
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.registry = registry
+        self.conversations = conversations
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
         self.observer = observer
@@ -105,6 +110,7 @@ class StreamRoutes:
             Route("/api/stream-chat/{stream_id}", self.status, methods=["GET"]),
             Route("/api/stream-crew", _Streaming(self.stream_crew), methods=["GET", "POST"]),
             Route("/api/session", self.session, methods=["GET", "POST"]),
+            *ConversationRoutes(self.conversations).routes(),
         ]
 
     # endpoints
@@ -137,8 +143,22 @@ class StreamRoutes:
         if wanted:
             return await self._follow(wanted, None)
         query = request.query_params
+        conversation_id = query.get("conversation_id")
+        history: list[Any] = []
         try:
             task = chat_task(query.get("task"), self.web)
+            detail = self._include(query.get("include"))
+            if conversation_id is not None:
+                if self.jobs is not None and self.web.queue_sse:
+                    raise BadInput(
+                        "conversations are not kept for streams that run in workers "
+                        "(LARAFLOWAI_QUEUE_SSE=true) yet; send the task without conversation_id",
+                        "conversation_id",
+                    )
+                found = await find_conversation(self.conversations, conversation_id)
+                if isinstance(found, Response):
+                    return found
+                history = found.messages
             agent = build_agent(
                 self.chat,
                 role=query.get("role"),
@@ -146,10 +166,12 @@ class StreamRoutes:
                 provider=query.get("provider"),
                 model=query.get("model"),
             )
-            response = agent.astream(task)
+            response = agent.astream(task, history=history)
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
+        if conversation_id is not None:
+            meta["conversation_id"] = conversation_id
         if self.jobs is not None and self.web.queue_sse:
             await response.aclose()  # checked the request; a worker answers it
             stream_id = await self.jobs.dispatch(
@@ -159,7 +181,9 @@ class StreamRoutes:
             subscription = await self.registry.subscribe(stream_id)
             return self._event_stream(subscription, {"X-Stream-Id": stream_id})
         cap = self.web.max_stream_chars or None
-        events: AsyncIterator[Mapping[str, Any]] = response_events(response, cap)
+        events: AsyncIterator[Mapping[str, Any]] = response_events(response, cap, detail)
+        if conversation_id is not None and self.conversations is not None:
+            events = remembered(events, self.conversations, conversation_id, task)
         if self.observer is not None:
             events = self.observer.observe(events, agent.provider.name, agent.model)
         stream_id = await self.registry.start(events, meta=meta)
@@ -253,6 +277,14 @@ class StreamRoutes:
         return response
 
     # helpers
+
+    def _include(self, raw: str | None) -> frozenset[str]:
+        if raw is None:
+            return self.web.sse_include
+        detail = parse_include(raw)
+        if detail is None:
+            raise BadInput("include must be a comma-separated list of reasoning, tools", "include")
+        return detail
 
     async def _follow(self, stream_id: str, after: int | None) -> Response:
         try:

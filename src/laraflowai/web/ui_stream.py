@@ -6,10 +6,14 @@ from a laraflowai agent:
 
 `useChat` sends the whole conversation each time; its last message is the task
 and the ones before it the history (their text parts; other parts are left
-out). The answer is SSE with `x-vercel-ai-ui-message-stream: v1`: `start`,
+out). An optional `model` (useChat's `body: {model}`) names one of the app's
+agents or crews. The answer is SSE with `x-vercel-ai-ui-message-stream: v1`: `start`,
 `start-step`, `reasoning-start`/`-delta`/`-end`, `text-start`/`-delta`/`-end`,
 `tool-input-available` for each complete tool call (a dynamic tool: the
-client need not declare it), `finish-step`, `finish` (with the finish reason
+client need not declare it), `tool-output-available` (or `tool-output-error`)
+for each tool result, both with `providerExecuted: true` for a tool the
+provider ran itself; text after tool results opens a new step
+(`finish-step`, `start-step`); `finish-step`, `finish` (with the finish reason
 and, as message metadata, the token usage), then `data: [DONE]`; or `error`
 with a safe `errorText`. The chunk shapes are the `ai` package's
 `uiMessageChunkSchema`; see https://ai-sdk.dev/docs/ai-sdk-ui/stream-protocol
@@ -27,12 +31,31 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._types import Message
-from ..crew import Agent
-from ..wire import Event, Finished, ReasoningDelta, TextDelta, ToolCall, Usage
-from ._answer import AgentRoute, encode_answer, read_json, split_conversation, start_answer
+from ..crew import Agent, Crew
+from ..wire import (
+    Event,
+    Finished,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
+from ._answer import (
+    AgentRoute,
+    crew_for,
+    encode_answer,
+    encode_crew,
+    read_json,
+    split_conversation,
+    start_answer,
+    start_crew,
+)
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig
 from ._settings import WebSettings
-from .routes import error_response
 from .sse import EventStreamResponse
 
 __all__ = ["UI_STREAM_HEADERS", "UIChatRoutes", "UIMessageStream", "parse_ui_messages", "routes"]
@@ -69,9 +92,67 @@ class UIMessageStream:
         self._prefix = b""
         self._finish: str | None = None
         self._usage: Usage | None = None
+        self._calls = 0
+        self._unnamed: dict[str, str] = {}  # tool name -> id given to its call without one
+        self._results = False  # tool results came: what follows is the next step
 
     def start(self) -> bytes:
         return _frame({"type": "start", "messageId": self.message_id}) + _START_STEP
+
+    def task(self, index: int, name: str) -> bytes:
+        """A crew's task begins: each task is a step (the first one is open)."""
+        if index == 0 and not self._blocks and not self._calls:
+            return b""
+        self._results = False
+        return self._close() + _FINISH_STEP + _START_STEP
+
+    def _step(self) -> bytes:
+        if not self._results:
+            return b""
+        self._results = False
+        return self._close() + _FINISH_STEP + _START_STEP
+
+    def _call_id(self, given: str | None, name: str) -> str:
+        if given:
+            return given
+        made = f"call-{self.message_id}-{self._calls}"
+        self._unnamed[name] = made
+        return made
+
+    def _call(self, call_id: str | None, name: str, arguments: Any, provider: bool) -> bytes:
+        chunk: dict[str, Any] = {
+            "type": "tool-input-available",
+            "toolCallId": self._call_id(call_id, name),
+            "toolName": name,
+            "input": arguments,
+            "dynamic": True,
+        }
+        self._calls += 1
+        if provider:
+            chunk["providerExecuted"] = True
+        return self._step() + self._close() + _frame(chunk)
+
+    def _result(
+        self, call_id: str | None, name: str, output: Any, is_error: bool, provider: bool
+    ) -> bytes:
+        # Our tools ran between two model calls: what follows is the next step.
+        # A provider's tool ran inside the same call.
+        self._results = self._results or not provider
+        chunk: dict[str, Any] = {
+            "toolCallId": call_id or self._unnamed.pop(name, f"call-{self.message_id}-{name}"),
+            "dynamic": True,
+        }
+        if is_error:
+            chunk["type"] = "tool-output-error"
+            chunk["errorText"] = (
+                output if isinstance(output, str) else orjson.dumps(output).decode()
+            )
+        else:
+            chunk["type"] = "tool-output-available"
+            chunk["output"] = output
+        if provider:
+            chunk["providerExecuted"] = True
+        return self._close() + _frame(chunk)
 
     def _close(self) -> bytes:
         if self._open is None:
@@ -97,20 +178,23 @@ class UIMessageStream:
     def feed(self, event: Event) -> bytes:
         kind = type(event)
         if kind is TextDelta:
+            if self._results:
+                return self._step() + self._delta("text", event.text)  # type: ignore[union-attr]
             return self._delta("text", event.text)  # type: ignore[union-attr]
         if kind is ReasoningDelta:
-            return self._delta("reasoning", event.text)  # type: ignore[union-attr]
+            return self._step() + self._delta("reasoning", event.text)  # type: ignore[union-attr]
         if kind is ToolCall:
             call: ToolCall = event  # type: ignore[assignment]
-            return self._close() + _frame(
-                {
-                    "type": "tool-input-available",
-                    "toolCallId": call.id or f"call-{self.message_id}-{call.index}",
-                    "toolName": call.name,
-                    "input": call.arguments,
-                    "dynamic": True,
-                }
-            )
+            return self._call(call.id, call.name, call.arguments, False)
+        if kind is ToolResult:
+            result: ToolResult = event  # type: ignore[assignment]
+            return self._result(result.id, result.name, result.output, result.is_error, False)
+        if kind is ProviderToolCall:
+            ran: ProviderToolCall = event  # type: ignore[assignment]
+            return self._call(ran.id, ran.name, ran.arguments, True)
+        if kind is ProviderToolResult:
+            got: ProviderToolResult = event  # type: ignore[assignment]
+            return self._result(got.id, got.name, got.result, got.is_error, True)
         if kind is Finished:
             self._finish = event.reason  # type: ignore[union-attr]
         elif kind is Usage:
@@ -181,14 +265,18 @@ class UIChatRoutes(AgentRoute):
             if not isinstance(body, dict):
                 raise BadInput("the request body must be a JSON object", "body")
             history, task = split_conversation(parse_ui_messages(body.get("messages")), self.web)
-            agent = self.answering_agent()
-            response = start_answer(agent, task, history)
+            chosen = self.chosen(body.get("model"))
+            if isinstance(chosen, Crew):
+                crew = crew_for(chosen, history, task)
+                frames = encode_crew(crew, start_crew(crew), UIMessageStream())
+            else:
+                frames = encode_answer(
+                    chosen, start_answer(chosen, task, history), UIMessageStream()
+                )
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         return EventStreamResponse(
-            encode_answer(agent, response, UIMessageStream()),
-            keep_alive=self.web.keep_alive,
-            headers=UI_STREAM_HEADERS,
+            frames, keep_alive=self.web.keep_alive, headers=UI_STREAM_HEADERS
         )
 
 
@@ -198,7 +286,10 @@ def routes(
     chat: ChatConfig | None = None,
     web: WebSettings | None = None,
     path: str = "/api/chat",
+    agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
 ) -> list[Route]:
     """`POST /api/chat` for `useChat`, to mount in any Starlette app behind
-    `APIGuard` (which guards `/api/`)."""
-    return UIChatRoutes(agent, chat=chat, web=web, path=path).routes()
+    `APIGuard` (which guards `/api/`). A request's `model` may name one of
+    `agents` or `crews`."""
+    return UIChatRoutes(agent, chat=chat, web=web, path=path, agents=agents, crews=crews).routes()

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,10 +46,13 @@ from ..pusher import (
     channel_signature,
 )
 from ._channels import CHANNEL_NAME, WebSocketDelivery, WebSocketSettings
+from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
 from .auth import same_site, token_matches
-from .routes import error_response, parse_event_id
+from .conversation_routes import find_conversation, remembered
+from .conversations import ConversationStore
+from .routes import parse_event_id
 
 __all__ = ["Authorize", "WebSocketDelivery", "WebSocketRoutes", "WebSocketSettings"]
 _SOCKET_ID = re.compile(r"^\d{1,20}\.\d{1,20}$")
@@ -70,8 +73,10 @@ class WebSocketRoutes:
         *,
         authorize: Authorize | None = None,
         allowed_origins: Iterable[str] = (),
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.delivery = delivery
+        self.conversations = conversations
         self.allowed_origins = frozenset(o.lower().rstrip("/") for o in allowed_origins)
         self.web = web if web is not None else WebSettings.from_settings()
         self.chat = chat if chat is not None else ChatConfig()
@@ -119,6 +124,19 @@ class WebSocketRoutes:
                     "channel must be 1 to 100 letters, digits or _-=@,.; such as 'chat-stream'",
                     "channel",
                 )
+            conversation_id = body.get("conversation_id")
+            history: list[Any] = []
+            if conversation_id is not None:
+                if self.delivery.jobs is not None:
+                    raise BadInput(
+                        "conversations are not kept for streams that run in workers "
+                        "(LARAFLOWAI_QUEUE=redis) yet; send the task without conversation_id",
+                        "conversation_id",
+                    )
+                found = await find_conversation(self.conversations, conversation_id)
+                if isinstance(found, Response):
+                    return found
+                history = found.messages
             agent = build_agent(
                 self.chat,
                 role=body.get("role"),
@@ -126,13 +144,17 @@ class WebSocketRoutes:
                 provider=body.get("provider"),
                 model=body.get("model"),
             )
-            response = agent.astream(task)  # checks the options now, in either case
+            response = agent.astream(task, history=history)  # checks the options now
         except BadInput as error:
             return error_response(400, "invalid_request", error.message, param=error.param)
         full = self.delivery.channel_name(channel)
         meta = {"agent": agent.role, "provider": agent.provider.name, "model": agent.model}
         if self.delivery.jobs is None:
-            events = response_events(response, self.web.max_stream_chars or None)
+            events: AsyncIterator[Mapping[str, Any]] = response_events(
+                response, self.web.max_stream_chars or None
+            )
+            if conversation_id is not None and self.conversations is not None:
+                events = remembered(events, self.conversations, conversation_id, task)
             stream_id = await self.delivery.start(events, full, meta)
         else:
             await response.aclose()

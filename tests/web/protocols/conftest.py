@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from laraflowai import Agent, Settings
+from laraflowai import Agent, Crew, Settings
 from laraflowai.streaming import aclose_clients
 from laraflowai.web import APIGuard, ChatConfig, WebSettings, ag_ui, openai_api, ui_stream
 from tests.conftest import API_KEY
@@ -27,7 +27,10 @@ LOOPBACK = ["127.0.0.1", "localhost", "[::1]", "::1"]
 
 
 def protocol_app(
-    chat: ChatConfig, web: WebSettings, agents: Mapping[str, Agent] | None = None
+    chat: ChatConfig,
+    web: WebSettings,
+    agents: Mapping[str, Agent] | None = None,
+    crews: Mapping[str, Crew] | None = None,
 ) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -36,9 +39,9 @@ def protocol_app(
 
     return Starlette(
         routes=[
-            *openai_api.routes(agents, chat=chat, web=web),
-            *ui_stream.routes(chat=chat, web=web),
-            *ag_ui.routes(chat=chat, web=web),
+            *openai_api.routes(agents, chat=chat, web=web, crews=crews),
+            *ui_stream.routes(chat=chat, web=web, agents=agents, crews=crews),
+            *ag_ui.routes(chat=chat, web=web, agents=agents, crews=crews),
         ],
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=["*"] if web.api_token else LOOPBACK),
@@ -51,13 +54,15 @@ def protocol_app(
 
 @pytest.fixture
 def serve_protocols(server: ProviderServer) -> Iterator[ServeProtocols]:
-    """Start the app; `agents` maps model names to agents (made by `agent()` below)."""
+    """Start the app; `agents` and `crews` map model names to agents (made by
+    `make_web_agent` below) and crews."""
     started: list[AppServer] = []
 
     def serve(
         env: dict[str, str] | None = None,
         *,
         agents: Mapping[str, Agent] | None = None,
+        crews: Mapping[str, Crew] | None = None,
         token: str | None = None,
         **chat: Any,
     ) -> AppServer:
@@ -69,7 +74,7 @@ def serve_protocols(server: ProviderServer) -> Iterator[ServeProtocols]:
         web = WebSettings.from_settings(settings)
         if token is not None:
             web = web.replace(api_token=token)
-        app = AppServer(protocol_app(config, web, agents)).start()
+        app = AppServer(protocol_app(config, web, agents, crews)).start()
         started.append(app)
         return app
 

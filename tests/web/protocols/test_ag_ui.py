@@ -91,6 +91,13 @@ def check_well_formed(events: list[Any]) -> None:
         elif event.type in ends:
             assert opened == (ends[event.type], ident), f"{event.type} closes nothing"
             opened = None
+        elif event.type == EventType.TOOL_CALL_RESULT:
+            assert opened is None, f"a tool result while {opened} is open"
+            assert event.tool_call_id in seen, "a result for a tool call never made"
+            assert event.message_id not in seen, f"id {event.message_id} used twice"
+            seen.add(event.message_id)
+        elif event.type in (EventType.STEP_STARTED, EventType.STEP_FINISHED):
+            assert opened is None, f"{event.type} while {opened} is open"
         else:
             raise AssertionError(f"unexpected {event.type} inside the run")
     assert opened is None, f"{opened} never closed"

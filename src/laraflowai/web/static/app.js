@@ -7,6 +7,9 @@
 // message subscribes to a channel of its own, then asks the server to stream
 // into it (POST api/stream-chat-websocket); a dropped socket reconnects and
 // resumes after the last event id.
+// The page keeps one conversation (its id in localStorage): each question is
+// sent with its id, so the server answers with the turns before it and keeps
+// the new turn; a reload shows the turns again; "New conversation" forgets it.
 
 import { renderMarkdown } from "./markdown.js";
 import { PusherSocket } from "./pusher.js";
@@ -22,6 +25,8 @@ const tokenForm = $("token-form");
 const tokenInput = $("token");
 const modelLabel = $("model");
 const modeSelect = $("mode");
+const newButton = $("new-conversation");
+const CONVERSATION_KEY = "laraflowai.conversation";
 
 let current = null;
 let socketConfig = null;
@@ -55,16 +60,71 @@ function note(article, className, text) {
   article.append(line);
 }
 
+function savedConversation() {
+  try {
+    return localStorage.getItem(CONVERSATION_KEY);
+  } catch {
+    return null; // storage turned off: one conversation per page load
+  }
+}
+
+let conversationId = savedConversation();
+
+function keepConversation(id) {
+  conversationId = id;
+  try {
+    if (id) localStorage.setItem(CONVERSATION_KEY, id);
+    else localStorage.removeItem(CONVERSATION_KEY);
+  } catch {
+    // Kept for this page only.
+  }
+}
+
+async function ensureConversation() {
+  if (conversationId) return conversationId;
+  const response = await fetch("api/conversations", { method: "POST" });
+  if (!response.ok) return null; // answered without history
+  keepConversation((await response.json()).conversation_id);
+  return conversationId;
+}
+
+async function showConversation() {
+  if (!conversationId) return;
+  const response = await fetch(`api/conversations/${encodeURIComponent(conversationId)}`);
+  if (response.status === 404 || response.status === 400) {
+    keepConversation(null); // expired or deleted: start anew
+    return;
+  }
+  if (!response.ok) return;
+  const conversation = await response.json();
+  for (const message of conversation.messages) {
+    if (message.role !== "user" && message.role !== "assistant") continue;
+    const view = addMessage(message.role, message.role === "user" ? message.content : "");
+    if (message.role === "assistant") {
+      renderMarkdown(message.content, view.body);
+      view.article.dataset.state = "done";
+      view.article.dataset.restored = "true";
+    }
+  }
+  messages.dataset.conversation = "shown";
+}
+
 class ChatStream {
-  constructor(task, mode) {
+  constructor(mode) {
     this.content = "";
     this.streamId = null;
     this.done = false;
     this.scheduled = false;
+    this.mode = mode;
     this.view = addMessage("assistant", "");
     this.view.article.classList.add("streaming");
     this.view.article.dataset.mode = mode;
-    if (mode === "websocket") {
+  }
+
+  open(task, conversation) {
+    if (this.done) return; // stopped before it started
+    this.conversation = conversation;
+    if (this.mode === "websocket") {
       this.openSocket(task);
     } else {
       this.openEventSource(task);
@@ -72,7 +132,9 @@ class ChatStream {
   }
 
   openEventSource(task) {
-    this.source = new EventSource(`api/stream-chat?task=${encodeURIComponent(task)}`);
+    let url = `api/stream-chat?task=${encodeURIComponent(task)}`;
+    if (this.conversation) url += `&conversation_id=${encodeURIComponent(this.conversation)}`;
+    this.source = new EventSource(url);
     this.source.onopen = () => {
       if (!this.done) setStatus("");
       this.view.article.classList.remove("reconnecting");
@@ -105,7 +167,7 @@ class ChatStream {
     const response = await fetch("api/stream-chat-websocket", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ task, channel: id }),
+      body: JSON.stringify({ task, channel: id, conversation_id: this.conversation ?? undefined }),
     });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -148,9 +210,28 @@ class ChatStream {
     if (this.source.readyState === EventSource.CONNECTING) {
       this.view.article.classList.add("reconnecting");
       setStatus("Connection lost, reconnecting…", "warn");
+    } else if (this.streamId === null && this.conversation) {
+      this.refused(); // never started: perhaps the conversation is gone
     } else {
       this.fail("The connection was lost and the answer could not be resumed.");
     }
+  }
+
+  async refused() {
+    this.source.close();
+    let gone = false;
+    try {
+      const response = await fetch(`api/conversations/${encodeURIComponent(this.conversation)}`);
+      gone = response.status === 404;
+    } catch {
+      // The server is unreachable: say so below.
+    }
+    if (!gone) {
+      this.fail("The connection was lost and the answer could not be resumed.");
+      return;
+    }
+    if (conversationId === this.conversation) keepConversation(null);
+    this.fail("This conversation has ended on the server; send your message again to start a new one.");
   }
 
   async stop() {
@@ -180,6 +261,7 @@ class ChatStream {
       current = null;
       sendButton.disabled = false;
       stopButton.disabled = true;
+      newButton.disabled = false;
     }
   }
 
@@ -198,14 +280,33 @@ class ChatStream {
   }
 }
 
-function send(task) {
+async function send(task) {
   addMessage("user", task);
   sendButton.disabled = true;
   stopButton.disabled = false;
+  newButton.disabled = true;
   setStatus("");
   const mode = socketConfig && modeSelect.value === "websocket" ? "websocket" : "sse";
-  current = new ChatStream(task, mode);
+  const stream = new ChatStream(mode);
+  current = stream;
+  let conversation = null;
+  try {
+    conversation = await ensureConversation();
+  } catch {
+    // Answered without history.
+  }
+  stream.open(task, conversation);
 }
+
+newButton.addEventListener("click", () => {
+  if (current) return;
+  const old = conversationId;
+  keepConversation(null);
+  messages.replaceChildren();
+  setStatus("");
+  // Nobody can read it again without its id: let the server forget it now.
+  if (old) fetch(`api/conversations/${encodeURIComponent(old)}`, { method: "DELETE" }).catch(() => {});
+});
 
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -238,6 +339,7 @@ tokenForm.addEventListener("submit", async (event) => {
     tokenInput.value = "";
     tokenForm.hidden = true;
     setStatus("");
+    await showConversation();
   } else {
     setStatus("That is not this server's token.", "error");
   }
@@ -276,4 +378,4 @@ async function checkWebSocket() {
   }
 }
 
-checkSession().then(checkWebSocket);
+checkSession().then(checkWebSocket).then(showConversation).catch(() => {});
