@@ -88,7 +88,11 @@ def _error(
     return JSONResponse(error_body(message, type, code, param), status_code=status)
 
 
-def _finish_reason(reason: str | None) -> str:
+def _finish_reason(reason: str | None, runs_tools: bool = False) -> str:
+    if runs_tools and reason == "tool_calls":
+        # The agent ran its tools itself and stopped at max_steps: a limit, and
+        # no call is left for the client to run.
+        return "length"
     return reason if reason in _FINISH else "stop"
 
 
@@ -136,6 +140,7 @@ class ChatCompletionChunks:
         include_usage: bool = False,
         id: str | None = None,
         created: int | None = None,
+        runs_tools: bool = False,
     ) -> None:
         self.include_usage = include_usage
         self._base = {
@@ -153,6 +158,8 @@ class ChatCompletionChunks:
         self._tools = 0
         self._finish: str | None = None
         self._usage: Usage | None = None
+        # An agent with tools runs the calls itself: the client must not run them again.
+        self.runs_tools = runs_tools
 
     def _delta(self, delta: bytes) -> bytes:
         return self._head + delta + self._tail
@@ -166,7 +173,7 @@ class ChatCompletionChunks:
             return self._delta(b'{"content":' + orjson.dumps(event.text) + b"}")  # type: ignore[union-attr]
         if kind is ReasoningDelta:
             return self._delta(b'{"reasoning_content":' + orjson.dumps(event.text) + b"}")  # type: ignore[union-attr]
-        if kind is ToolCall:
+        if kind is ToolCall and not self.runs_tools:
             call = {"index": self._tools, **_tool_call(event, self._tools)}  # type: ignore[arg-type]
             self._tools += 1
             return self._delta(orjson.dumps({"tool_calls": [call]}))
@@ -189,7 +196,7 @@ class ChatCompletionChunks:
                     "index": 0,
                     "delta": {},
                     "logprobs": None,
-                    "finish_reason": _finish_reason(self._finish),
+                    "finish_reason": _finish_reason(self._finish, self.runs_tools),
                 }
             ],
         }
@@ -204,13 +211,19 @@ class ChatCompletionChunks:
 
 
 def completion(
-    answer: Answer, model: str, *, id: str | None = None, created: int | None = None
+    answer: Answer,
+    model: str,
+    *,
+    id: str | None = None,
+    created: int | None = None,
+    runs_tools: bool = False,
 ) -> dict[str, Any]:
-    """A whole answer as a `chat.completion` object."""
+    """A whole answer as a `chat.completion` object (`runs_tools`: the agent ran
+    its tool calls itself, so none is passed on)."""
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
-    if answer.tool_calls:
+    if answer.tool_calls and not runs_tools:
         message["tool_calls"] = [_tool_call(call, n) for n, call in enumerate(answer.tool_calls)]
     return {
         "id": id or _completion_id(),
@@ -223,7 +236,7 @@ def completion(
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": _finish_reason(answer.finish_reason),
+                "finish_reason": _finish_reason(answer.finish_reason, runs_tools),
             }
         ],
         "usage": _usage(answer.usage),
@@ -411,7 +424,9 @@ class OpenAIRoutes:
             return _error(400, error.message, "invalid_request_error", None, error.param)
         if stream:
             encoder = ChatCompletionChunks(
-                name, include_usage=stream_options.get("include_usage") is True
+                name,
+                include_usage=stream_options.get("include_usage") is True,
+                runs_tools=agent.toolbox is not None,
             )
             return EventStreamResponse(
                 encode_answer(agent, response, encoder), keep_alive=self.web.keep_alive
@@ -429,7 +444,7 @@ class OpenAIRoutes:
             return _error(status, public["message"], type_, public["kind"])
         if answer is None:  # the client left; nobody reads this
             return Response(status_code=499)
-        return JSONResponse(completion(answer, name))
+        return JSONResponse(completion(answer, name, runs_tools=agent.toolbox is not None))
 
     async def _crew(
         self, request: Request, crew: Crew, name: str, stream: bool, include_usage: bool
