@@ -123,19 +123,19 @@ def gemini_events(
 
     payloads: list[dict[str, Any]] = []
     candidates_total = thoughts_total = 0
-    for number, (parts, candidate_tokens, thought_tokens) in enumerate(steps):
+    for number, (chunk_parts, candidate_tokens, thought_tokens) in enumerate(steps):
         candidates_total += candidate_tokens
         thoughts_total += thought_tokens
         candidate: dict[str, Any] = {}
-        if parts is not None:
-            candidate["content"] = {"parts": parts, "role": "model"}
+        if chunk_parts is not None:
+            candidate["content"] = {"parts": chunk_parts, "role": "model"}
         if number == len(steps) - 1:
             if safety_category is not None:
                 candidate["finishReason"] = "SAFETY"
             elif finish_reason is not None:
                 candidate["finishReason"] = finish_reason
         candidate["index"] = 0
-        if parts is None and safety_category is not None:
+        if chunk_parts is None and safety_category is not None:
             candidate["safetyRatings"] = _safety_ratings(safety_category)
 
         thoughts_count = thoughts_tokens if thoughts_tokens is not None else thoughts_total

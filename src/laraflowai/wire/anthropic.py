@@ -240,9 +240,13 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
         elif kind == "input_json_delta":
             piece = text_or_none(delta.get("partial_json"), "delta.partial_json")
             block = self._tools.get(index)
-            if block is not None and piece and self._piece(index, block, piece, out):
-                if not block.provider:
-                    out.append(ToolCallDelta(index, None, None, piece))
+            if (
+                block is not None
+                and piece
+                and self._piece(index, block, piece, out)
+                and not block.provider
+            ):
+                out.append(ToolCallDelta(index, None, None, piece))
 
     def _piece(self, index: int, block: _ToolBlock, piece: str, out: list[Event]) -> bool:
         """Add a piece of a tool's input; False when it passes the size limit."""
