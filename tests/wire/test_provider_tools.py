@@ -368,3 +368,60 @@ def test_wrongly_shaped_executed_tools_are_protocol_errors(tools: Any) -> None:
     )
     assert events[0] == TextDelta("kept")
     assert [e.kind for e in events if isinstance(e, StreamError)] == ["protocol"]
+
+
+def nested(levels: int) -> Any:
+    value: Any = "end"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("make", "data"),
+    [
+        (
+            AnthropicMessagesDecoder,
+            anthropic_event(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {
+                        "type": "web_search_tool_result",
+                        "tool_use_id": "s",
+                        "content": nested(200),
+                    },
+                }
+            ),
+        ),
+        (
+            GeminiStreamDecoder,
+            b"".join(
+                gemini_events(
+                    parts=[
+                        {
+                            "toolResponse": {
+                                "toolType": "URL_CONTEXT",
+                                "response": {"r": nested(200)},
+                            }
+                        }
+                    ]
+                )
+            ),
+        ),
+        (
+            OpenAIChatDecoder,
+            groq_chunk({"executed_tools": [{"index": 0, "type": "search", "output": nested(200)}]}),
+        ),
+    ],
+    ids=["anthropic", "gemini", "groq"],
+)
+def test_provider_tool_results_nested_too_deeply_are_protocol_errors(
+    make: Callable[[], StreamDecoder], data: bytes
+) -> None:
+    """As deep as tool arguments may be (128 levels) and no deeper: the cache
+    and the web encoders stop at 255."""
+    errors = [e for e in decode(make, data) if isinstance(e, StreamError)]
+    assert [e.kind for e in errors] == ["protocol"]
+    assert "nested at most 128 levels" in errors[0].message
+    assert not any(isinstance(e, ProviderToolResult) for e in decode(make, data))

@@ -32,6 +32,7 @@ from ._shape import (
     dumps_arguments,
     not_json,
     object_or_none,
+    shallow,
     text_or_none,
 )
 from ._sse_json import SSEJSONDecoder
@@ -213,7 +214,7 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
         """A result block: `content` as sent; an error when `is_error` says so
         (MCP) or the content's own type ends in "_error" (the server tools)."""
         id_ = text_or_none(block.get("tool_use_id"), "content_block.tool_use_id")
-        content = block.get("content")
+        content = shallow(block.get("content"), "content_block.content")
         is_error = block.get("is_error")
         if is_error is None:
             inner = content.get("type") if type(content) is dict else None

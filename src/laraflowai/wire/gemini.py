@@ -31,6 +31,7 @@ from ._shape import (
     dumps_arguments,
     not_json,
     object_or_none,
+    shallow,
     text_or_none,
 )
 from ._sse_json import SSEJSONDecoder
@@ -234,14 +235,17 @@ def _provider_tool(part: dict[str, Any], out: list[Event]) -> None:
     call = part.get("toolCall")
     if call is not None:
         call = _object(call, "parts[].toolCall")
-        arguments = object_or_none(call.get("args"), "toolCall.args") or {}
+        arguments = shallow(
+            object_or_none(call.get("args"), "toolCall.args") or {}, "toolCall.args"
+        )
         out.append(ProviderToolCall(_id(call, "toolCall"), _tool_type(call, "toolCall"), arguments))
         return
     response = part.get("toolResponse")
     if response is not None:
         response = _object(response, "parts[].toolResponse")
         name = _tool_type(response, "toolResponse")
-        out.append(ProviderToolResult(_id(response, "toolResponse"), name, response.get("response")))
+        value = shallow(response.get("response"), "toolResponse.response")
+        out.append(ProviderToolResult(_id(response, "toolResponse"), name, value))
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from ._shape import (
     nested_deeper_than,
     not_json,
     object_or_none,
+    shallow,
     text_or_none,
 )
 from ._sse_json import SSEJSONDecoder
@@ -221,7 +222,7 @@ class OpenAIChatDecoder(SSEJSONDecoder):
                         call = ProviderToolCall(None, name, call.arguments)
                     out.append(call)
             result = {key: tool[key] for key in _EXECUTED_RESULTS if tool.get(key) is not None}
-            if result:
+            if shallow(result, "executed_tools[]"):
                 out.append(ProviderToolResult(None, name, result))
 
     def _tool_deltas(self, deltas: list[Any], out: list[Event]) -> None:
