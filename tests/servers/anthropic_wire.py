@@ -58,6 +58,9 @@ def anthropic_events(
     *,
     thinking: Sequence[str] = (),
     tool_calls: Sequence[tuple[str, str, Sequence[str]]] = (),
+    server_tools: Sequence[tuple[str, str, Sequence[str], Any]] = (),
+    message_content: Sequence[Mapping[str, Any]] = (),
+    start_stop_reason: str | None = None,
     model: str = "claude-sonnet-4-5",
     input_tokens: int = 14,
     output_tokens: int | None = None,
@@ -72,14 +75,19 @@ def anthropic_events(
     """The SSE events of one streamed message, one `event:`/`data:` pair per element.
 
     Blocks come in the order thinking (one block: a `thinking_delta` per piece, then a
-    `signature_delta`), text (one block: a `text_delta` per piece; left out when `texts` is empty)
+    `signature_delta`), the tools Anthropic runs itself (per `(id, name, partial_json fragments,
+    result content)` a `server_tool_use` block, then its `<name>_tool_result` block holding the
+    content whole), text (one block: a `text_delta` per piece; left out when `texts` is empty)
     and one `tool_use` block per `(id, name, partial_json fragments)`, each block framed by
-    `content_block_start`/`content_block_stop` with a consecutive `index`. `message_start` reports
-    `output_tokens: 1`; `message_delta` reports the cumulative `output_tokens` (default: one per
-    delta event, at least 1). `stop_reason=None` leaves out `message_delta` and `stop=False`
-    leaves out `message_stop`, to imitate streams cut short. `ping` puts one `ping` after the
-    first block start (after `message_start` when there is no block). `pad` adds the recorded
-    runs of spaces before the last `}` of every data JSON but the ping's.
+    `content_block_start`/`content_block_stop` with a consecutive `index`. `message_content`
+    puts whole blocks in `message_start` itself (their indexes come first) and
+    `start_stop_reason` its stop reason, as Anthropic sends a message that is already complete.
+    `message_start` reports `output_tokens: 1`; `message_delta` reports the cumulative
+    `output_tokens` (default: one per delta event, at least 1). `stop_reason=None` leaves out
+    `message_delta` and `stop=False` leaves out `message_stop`, to imitate streams cut short.
+    `ping` puts one `ping` after the first block start (after `message_start` when there is no
+    block). `pad` adds the recorded runs of spaces before the last `}` of every data JSON but the
+    ping's.
     """
     payloads: list[dict[str, Any]] = [
         {
@@ -89,8 +97,8 @@ def anthropic_events(
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": [],
-                "stop_reason": None,
+                "content": [dict(block) for block in message_content],
+                "stop_reason": start_stop_reason,
                 "stop_sequence": None,
                 "usage": {"input_tokens": input_tokens, "output_tokens": 1},
             },
@@ -100,7 +108,9 @@ def anthropic_events(
 
     def block(start: Mapping[str, Any], pieces: Sequence[Mapping[str, Any]]) -> None:
         nonlocal deltas
-        index = sum(1 for payload in payloads if payload["type"] == "content_block_start")
+        index = len(message_content) + sum(
+            1 for payload in payloads if payload["type"] == "content_block_start"
+        )
         payloads.append({"type": "content_block_start", "index": index, "content_block": start})
         for delta in pieces:
             payloads.append({"type": "content_block_delta", "index": index, "delta": dict(delta)})
@@ -113,6 +123,12 @@ def anthropic_events(
             [{"type": "thinking_delta", "thinking": piece} for piece in thinking]
             + [{"type": "signature_delta", "signature": signature}],
         )
+    for call_id, name, fragments, result in server_tools:
+        block(
+            {"type": "server_tool_use", "id": call_id, "name": name, "input": {}},
+            [{"type": "input_json_delta", "partial_json": fragment} for fragment in fragments],
+        )
+        block({"type": f"{name}_tool_result", "tool_use_id": call_id, "content": result}, [])
     if texts:
         block(
             {"type": "text", "text": ""},

@@ -63,6 +63,7 @@ def gemini_events(
     *,
     thoughts: Sequence[str] = (),
     function_calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    parts: Sequence[Mapping[str, Any]] = (),
     finish_reason: str | None = "STOP",
     prompt_tokens: int = 8,
     thoughts_tokens: int | None = None,
@@ -74,10 +75,12 @@ def gemini_events(
 ) -> list[bytes]:
     """The SSE events of one streamed GenerateContentResponse, one `data:` event per element.
 
-    One chunk per thought piece (`{"text": …, "thought": true}`), then one per text piece, then one
-    chunk holding every function call whole (`{"functionCall": {"name": …, "args": {…}}}`); with
-    none of these, a single empty-text chunk. The last chunk carries `finishReason` (none when
-    `finish_reason` is None, to imitate a cut stream); there is no terminal marker.
+    One chunk per thought piece (`{"text": …, "thought": true}`), then one chunk holding `parts` as
+    given (e.g. the `executableCode` and `codeExecutionResult` parts of a tool Gemini runs itself),
+    then one per text piece, then one chunk holding every function call whole
+    (`{"functionCall": {"name": …, "args": {…}}}`); with none of these, a single empty-text
+    chunk. The last chunk carries `finishReason` (none when `finish_reason` is None, to imitate
+    a cut stream); there is no terminal marker.
 
     Every chunk carries cumulative `usageMetadata`: one candidate token per text piece and function
     call (`candidatesTokenCount` is left out while 0, as recorded), `thoughtsTokenCount` =
@@ -90,7 +93,7 @@ def gemini_events(
     """
     tail: dict[str, Any] = {"modelVersion": model_version, "responseId": response_id}
     if block_reason is not None:
-        if texts or thoughts or function_calls or safety_category is not None:
+        if texts or thoughts or function_calls or parts or safety_category is not None:
             raise ValueError("a blocked prompt gets no candidates")
         prompt_only = {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens}
         blocked = {
@@ -104,6 +107,8 @@ def gemini_events(
     steps: list[tuple[list[dict[str, Any]] | None, int, int]] = []
     for piece in thoughts:
         steps.append(([{"text": piece, "thought": True}], 0, 1))
+    if parts:
+        steps.append(([dict(part) for part in parts], len(parts), 0))
     for piece in texts:
         steps.append(([{"text": piece}], 1, 0))
     if function_calls:
@@ -118,19 +123,19 @@ def gemini_events(
 
     payloads: list[dict[str, Any]] = []
     candidates_total = thoughts_total = 0
-    for number, (parts, candidate_tokens, thought_tokens) in enumerate(steps):
+    for number, (chunk_parts, candidate_tokens, thought_tokens) in enumerate(steps):
         candidates_total += candidate_tokens
         thoughts_total += thought_tokens
         candidate: dict[str, Any] = {}
-        if parts is not None:
-            candidate["content"] = {"parts": parts, "role": "model"}
+        if chunk_parts is not None:
+            candidate["content"] = {"parts": chunk_parts, "role": "model"}
         if number == len(steps) - 1:
             if safety_category is not None:
                 candidate["finishReason"] = "SAFETY"
             elif finish_reason is not None:
                 candidate["finishReason"] = finish_reason
         candidate["index"] = 0
-        if parts is None and safety_category is not None:
+        if chunk_parts is None and safety_category is not None:
             candidate["safetyRatings"] = _safety_ratings(safety_category)
 
         thoughts_count = thoughts_tokens if thoughts_tokens is not None else thoughts_total

@@ -98,7 +98,8 @@ def test_gemini_thoughts_text_usage_and_finish() -> None:
     events = decoder.feed(fixture("gemini/thought_and_text.sse")) + decoder.finish()
     assert decoder.complete
     assert reasoning(events) == "Let me think \U0001f914"
-    assert by_type(events, Usage)[-1] == Usage(8, 3, 31, 20, None)
+    # output_tokens holds the 20 thinking tokens (issue 16), as OpenAI and Anthropic count them
+    assert by_type(events, Usage)[-1] == Usage(8, 23, 31, 20, None)
     assert events[-1] == Finished("stop", "STOP")
 
 

@@ -69,6 +69,10 @@ def _openai_stream() -> bytes:
 VALID: list[tuple[str, Callable[[], StreamDecoder], bytes]] = [
     ("openai", OpenAIChatDecoder, _openai_stream()),
     *[
+        (path.stem, OpenAIChatDecoder, path.read_bytes())
+        for path in sorted((FIXTURES / "openai").glob("*.sse"))
+    ],
+    *[
         (path.stem, AnthropicMessagesDecoder, path.read_bytes())
         for path in sorted((FIXTURES / "anthropic").glob("*.sse"))
     ],
@@ -195,6 +199,22 @@ OPENAI_EVENTS = [
         "x_groq": {"usage": {"prompt_tokens": 1}},
     },
     {"error": {"message": "m", "type": "server_error", "code": "c"}},
+    {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "t"}]},
+                        {"type": "text", "text": "a"},
+                    ],
+                    "executed_tools": [
+                        {"index": 0, "type": "search", "arguments": '{"q": 1}', "output": "o"}
+                    ],
+                },
+            }
+        ]
+    },
 ]
 ANTHROPIC_EVENTS = [
     {
@@ -219,6 +239,32 @@ ANTHROPIC_EVENTS = [
     },
     {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}},
     {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+    {
+        "type": "message_start",
+        "message": {
+            "content": [
+                {"type": "text", "text": "a"},
+                {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}},
+                {"type": "mcp_tool_use", "id": "m", "name": "e", "input": {}},
+                {"type": "mcp_tool_result", "tool_use_id": "m", "is_error": False, "content": []},
+            ],
+            "stop_reason": "tool_use",
+        },
+    },
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}},
+    },
+    {
+        "type": "content_block_start",
+        "index": 3,
+        "content_block": {
+            "type": "web_search_tool_result",
+            "tool_use_id": "s",
+            "content": {"type": "web_search_tool_result_error", "error_code": "e"},
+        },
+    },
 ]
 GEMINI_EVENTS = [
     {
@@ -237,6 +283,21 @@ GEMINI_EVENTS = [
         ],
         "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 2, "totalTokenCount": 3},
         "modelVersion": "g",
+    },
+    {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [
+                        {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
+                        {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1"}},
+                        {"toolCall": {"id": "i", "toolType": "URL_CONTEXT", "args": {"u": 1}}},
+                        {"toolResponse": {"id": "i", "toolType": "URL_CONTEXT", "response": {}}},
+                    ]
+                }
+            }
+        ],
+        "usageMetadata": {"candidatesTokenCount": 2, "thoughtsTokenCount": 3},
     },
     {
         "promptFeedback": {

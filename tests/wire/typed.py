@@ -6,6 +6,8 @@ from __future__ import annotations
 from laraflowai.wire import (
     Event,
     Finished,
+    ProviderToolCall,
+    ProviderToolResult,
     ReasoningDelta,
     StreamError,
     TextDelta,
@@ -27,6 +29,12 @@ def check_typed(events: list[Event]) -> None:
         elif isinstance(event, ToolCall):
             assert type(event.index) is int and type(event.name) is str, event
             assert type(event.arguments) is dict, event
+        elif isinstance(event, ProviderToolCall):
+            assert type(event.name) is str and type(event.arguments) is dict, event
+            assert event.id is None or type(event.id) is str, event
+        elif isinstance(event, ProviderToolResult):
+            assert type(event.name) is str and type(event.is_error) is bool, event
+            assert event.id is None or type(event.id) is str, event
         elif isinstance(event, Usage):
             for value in (
                 event.input_tokens,

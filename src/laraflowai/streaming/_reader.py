@@ -153,6 +153,9 @@ def _lookup(store: Store, key: str) -> list[Event] | None:
 
 
 def _storable(events: list[Event], settings: Settings) -> bool:
+    """Only an answer that ended for good is stored: "stop", "tool_calls" or
+    "content_filter". Not "length" (cut short), "pause" (asking again goes on)
+    or a provider's word laraflowai does not know (it may mean either)."""
     if settings.cache_ttl <= 0:
         return False
     finish: Finished | None = None
@@ -162,4 +165,4 @@ def _storable(events: list[Event], settings: Settings) -> bool:
                 finish = event
             case StreamError():
                 return False
-    return finish is not None and finish.reason != "length"
+    return finish is not None and finish.reason in ("stop", "tool_calls", "content_filter")

@@ -33,6 +33,7 @@ __all__ = [
     "not_json",
     "object_or_none",
     "protocol_error",
+    "shallow",
     "text_or_none",
 ]
 
@@ -165,6 +166,15 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
             return False
         level = nested
     return True
+
+
+def shallow(value: Any, where: str) -> Any:
+    """JSON sent about a tool the provider ran (its input, its result), kept as
+    sent; deeper than MAX_TOOL_ARGUMENTS_DEPTH levels it is refused, as tool
+    arguments are."""
+    if nested_deeper_than(value, MAX_TOOL_ARGUMENTS_DEPTH):
+        bad(where, value, f"JSON nested at most {MAX_TOOL_ARGUMENTS_DEPTH} levels deep")
+    return value
 
 
 def dumps_arguments(arguments: Any) -> str | None:

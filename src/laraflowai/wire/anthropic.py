@@ -7,7 +7,16 @@ anthropic-sdk-python `lib/streaming/_messages.py`). Traps handled here:
   (empty means `{}`);
 - `message_delta.usage` is cumulative: a snapshot, not an increment;
 - `ping` and unknown event types are ignored; JSON may be padded with spaces;
-- an `event: error` can arrive mid-stream, with no `message_stop` after it.
+- an `event: error` can arrive mid-stream, with no `message_stop` after it;
+- `message_start` may already hold whole content blocks and the stop reason,
+  with `message_stop` straight after (no block events, no `message_delta`);
+- tools Anthropic runs itself (`server_tool_use`, `mcp_tool_use`: their input
+  streams like a `tool_use` block's) and their results (`*_tool_result`,
+  `mcp_tool_result`, whole at block start) are ProviderToolCall and
+  ProviderToolResult events, never a ToolCall the caller would run
+  (docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool,
+  .../code-execution-tool, .../mcp-connector);
+- `pause_turn` is not an end: the answer goes on when asked again.
 """
 
 from __future__ import annotations
@@ -23,10 +32,22 @@ from ._shape import (
     dumps_arguments,
     not_json,
     object_or_none,
+    shallow,
     text_or_none,
 )
 from ._sse_json import SSEJSONDecoder
-from .events import Event, Finished, ReasoningDelta, StreamError, TextDelta, ToolCallDelta, Usage
+from .events import (
+    Event,
+    Finished,
+    ProviderToolCall,
+    ProviderToolResult,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from .openai import assemble_tool_call, too_deep
 from .sse import ServerSentEvent
 
@@ -39,21 +60,26 @@ _FINISH_REASONS = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
     "refusal": "content_filter",
+    "pause_turn": "pause",
 }
+# Blocks of a tool Anthropic runs itself; its result is a block whose type ends
+# in "_tool_result".
+_PROVIDER_TOOLS = frozenset({"server_tool_use", "mcp_tool_use"})
 
 
 class _ToolBlock:
-    __slots__ = ("id", "name", "parts", "size")
+    __slots__ = ("id", "name", "parts", "size", "provider")
 
-    def __init__(self, id: str | None, name: str | None) -> None:
+    def __init__(self, id: str | None, name: str | None, provider: bool) -> None:
         self.id = id
         self.name = name
         self.parts: list[str] = []
         self.size = 0
+        self.provider = provider
 
 
 class AnthropicMessagesDecoder(SSEJSONDecoder):
-    __slots__ = ("_stop_reason", "_input", "_cache", "_tools", "model", "id")
+    __slots__ = ("_stop_reason", "_input", "_cache", "_tools", "_provider_names", "model", "id")
 
     provider = "Anthropic"
 
@@ -64,6 +90,8 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
         self._cache: int | None = None
         # None: a block dropped for its size or depth, already reported.
         self._tools: dict[int, _ToolBlock | None] = {}
+        # The names of the provider's own tool calls by id, for their results.
+        self._provider_names: dict[str, str] = {}
         self.model: str | None = None
         self.id: str | None = None
 
@@ -90,15 +118,24 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
             )
             self._block_start(_index(payload), block or {}, out)
         elif kind == "content_block_stop":
-            index = _index(payload)
-            block_ = self._tools.pop(index, None)
-            if block_ is not None:
-                out.append(assemble_tool_call(index, block_.id, block_.name, "".join(block_.parts)))
+            self._block_stop(_index(payload), out)
         elif kind == "message_start":
             message = object_or_none(payload.get("message"), "message_start.message") or {}
             id_, model = message.get("id"), message.get("model")
             self.id = id_ if type(id_) is str else None
             self.model = model if type(model) is str else None
+            content = message.get("content")
+            if content:
+                if type(content) is not list:
+                    bad("message_start.message.content", content, "a list")
+                for index, block in enumerate(content):
+                    if type(block) is not dict:
+                        bad("message_start.message.content[]", block, "an object")
+                    self._block_start(index, block, out)
+                    self._block_stop(index, out)
+            reason = text_or_none(message.get("stop_reason"), "message_start.message.stop_reason")
+            if reason:
+                self._stop_reason = reason
             self._usage(message.get("usage"), "message_start.message.usage", out)
         elif kind == "message_delta":
             delta = object_or_none(payload.get("delta"), "message_delta.delta") or {}
@@ -128,20 +165,11 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
 
     def _block_start(self, index: int, block: dict[str, Any], out: list[Event]) -> None:
         kind = block.get("type")
-        if kind == "tool_use" or kind == "server_tool_use":
-            id_ = text_or_none(block.get("id"), "content_block.id")
-            name = text_or_none(block.get("name"), "content_block.name")
-            tool = self._tools[index] = _ToolBlock(id_, name)
-            out.append(ToolCallDelta(index, id_, name, ""))
-            initial = block.get("input")
-            if initial:  # normally {} with the input streamed after
-                arguments = dumps_arguments(initial)
-                if arguments is None:
-                    self._tools[index] = None
-                    out.append(too_deep(name, index))
-                    return
-                self._piece(index, tool, arguments, out)
-        elif kind == "text":
+        if type(kind) is not str:
+            if kind is not None:
+                bad("content_block.type", kind, "a string")
+            return
+        if kind == "text":
             text = block.get("text")
             if text:
                 if type(text) is not str:
@@ -153,6 +181,48 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
                 if type(thinking) is not str:
                     bad("content_block.thinking", thinking, "a string")
                 out.append(ReasoningDelta(thinking))
+        elif kind == "tool_use" or kind in _PROVIDER_TOOLS:
+            id_ = text_or_none(block.get("id"), "content_block.id")
+            name = text_or_none(block.get("name"), "content_block.name")
+            provider = kind != "tool_use"
+            tool = self._tools[index] = _ToolBlock(id_, name, provider)
+            if not provider:
+                out.append(ToolCallDelta(index, id_, name, ""))
+            initial = block.get("input")
+            if initial:  # normally {} with the input streamed after
+                arguments = dumps_arguments(initial)
+                if arguments is None:
+                    self._tools[index] = None
+                    out.append(too_deep(name, index))
+                elif self._piece(index, tool, arguments, out) and not provider:
+                    out.append(ToolCallDelta(index, None, None, arguments))
+        elif kind.endswith("_tool_result"):
+            out.append(self._provider_result(kind, block))
+
+    def _block_stop(self, index: int, out: list[Event]) -> None:
+        block = self._tools.pop(index, None)
+        if block is None:
+            return
+        call = assemble_tool_call(index, block.id, block.name, "".join(block.parts))
+        if block.provider and type(call) is ToolCall:
+            if call.id is not None:
+                self._provider_names[call.id] = call.name
+            call = ProviderToolCall(call.id, call.name, call.arguments)
+        out.append(call)
+
+    def _provider_result(self, kind: str, block: dict[str, Any]) -> ProviderToolResult:
+        """A result block: `content` as sent; an error when `is_error` says so
+        (MCP) or the content's own type ends in "_error" (the server tools)."""
+        id_ = text_or_none(block.get("tool_use_id"), "content_block.tool_use_id")
+        content = shallow(block.get("content"), "content_block.content")
+        is_error = block.get("is_error")
+        if is_error is None:
+            inner = content.get("type") if type(content) is dict else None
+            is_error = type(inner) is str and inner.endswith("_error")
+        elif type(is_error) is not bool:
+            bad("content_block.is_error", is_error, "a boolean")
+        name = (id_ and self._provider_names.get(id_)) or kind.removesuffix("_tool_result")
+        return ProviderToolResult(id_, name, content, is_error)
 
     def _delta(self, index: int, delta: dict[str, Any], out: list[Event]) -> None:
         kind = delta.get("type")
@@ -171,7 +241,12 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
         elif kind == "input_json_delta":
             piece = text_or_none(delta.get("partial_json"), "delta.partial_json")
             block = self._tools.get(index)
-            if block is not None and piece and self._piece(index, block, piece, out):
+            if (
+                block is not None
+                and piece
+                and self._piece(index, block, piece, out)
+                and not block.provider
+            ):
                 out.append(ToolCallDelta(index, None, None, piece))
 
     def _piece(self, index: int, block: _ToolBlock, piece: str, out: list[Event]) -> bool:

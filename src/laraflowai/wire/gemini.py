@@ -9,7 +9,14 @@ Traps handled here:
 - a blocked prompt is a chunk without `candidates`, with
   `promptFeedback.blockReason`; a blocked answer ends with `finishReason`
   SAFETY (and friends) and `safetyRatings` saying which category;
-- `usageMetadata` is cumulative on every chunk: a snapshot.
+- `usageMetadata` is cumulative on every chunk: a snapshot; its
+  `candidatesTokenCount` leaves the thinking out (`thoughtsTokenCount`), which
+  `output_tokens` counts, as OpenAI and Anthropic do;
+- a part holds one kind of data: text, a function call, or a tool Gemini ran
+  itself, which is a ProviderToolCall/ProviderToolResult: `executableCode` /
+  `codeExecutionResult` (ai.google.dev/gemini-api/docs/code-execution) and the
+  `toolCall` / `toolResponse` of the other built-in tools
+  (ai.google.dev/api/caching#Part).
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ from ._shape import (
     dumps_arguments,
     not_json,
     object_or_none,
+    shallow,
     text_or_none,
 )
 from ._sse_json import SSEJSONDecoder
 from .events import (
     Event,
     Finished,
+    ProviderToolCall,
+    ProviderToolResult,
     ReasoningDelta,
     StreamError,
     TextDelta,
@@ -121,33 +131,39 @@ class GeminiStreamDecoder(SSEJSONDecoder):
             if type(text) is not str:
                 bad("parts[].text", text, "a string")
             out.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
+            return
         call = part.get("functionCall")
         if call:
             if type(call) is not dict:
                 bad("parts[].functionCall", call, "an object")
-            index = self._calls
-            self._calls += 1
-            id_ = text_or_none(call.get("id"), "functionCall.id")
-            name = text_or_none(call.get("name"), "functionCall.name")
-            arguments = call.get("args") or {}
-            text = dumps_arguments(arguments)
-            if text is None:
-                out.append(too_deep(name, index))
-                return
-            if len(text) > self._max_tool_arguments:
-                out.append(arguments_too_large(self.provider, index, self._max_tool_arguments))
-                return
-            out.append(ToolCallDelta(index, id_, name, text))
-            if type(arguments) is dict and name:
-                out.append(ToolCall(index, id_, name, arguments))
-            else:
-                what = "an object" if name else "a name"
-                out.append(
-                    StreamError(
-                        "malformed_tool_call",
-                        f"Gemini sent a malformed function call #{index} (without {what})",
-                    )
+            self._function_call(call, out)
+        elif text is None:
+            _provider_tool(part, out)
+
+    def _function_call(self, call: dict[str, Any], out: list[Event]) -> None:
+        index = self._calls
+        self._calls += 1
+        id_ = text_or_none(call.get("id"), "functionCall.id")
+        name = text_or_none(call.get("name"), "functionCall.name")
+        arguments = call.get("args") or {}
+        text = dumps_arguments(arguments)
+        if text is None:
+            out.append(too_deep(name, index))
+            return
+        if len(text) > self._max_tool_arguments:
+            out.append(arguments_too_large(self.provider, index, self._max_tool_arguments))
+            return
+        out.append(ToolCallDelta(index, id_, name, text))
+        if type(arguments) is dict and name:
+            out.append(ToolCall(index, id_, name, arguments))
+        else:
+            what = "an object" if name else "a name"
+            out.append(
+                StreamError(
+                    "malformed_tool_call",
+                    f"Gemini sent a malformed function call #{index} (without {what})",
                 )
+            )
 
     def _finish(self, raw: str, candidate: dict[str, Any], out: list[Event]) -> None:
         self._done = True
@@ -187,7 +203,65 @@ class GeminiStreamDecoder(SSEJSONDecoder):
             for value in counts:
                 if value is not None and (type(value) is not int or value < 0):
                     bad("usageMetadata.*TokenCount", value, "a whole number of at least 0")
-            out.append(Usage(*counts))
+            prompt, candidates, total, thoughts, cached = counts
+            if thoughts is not None:
+                candidates = (candidates or 0) + thoughts
+            out.append(Usage(prompt, candidates, total, thoughts, cached))
+
+
+def _provider_tool(part: dict[str, Any], out: list[Event]) -> None:
+    """A part of a tool Gemini ran itself, if it is one; other parts (inline
+    data, file data...) have no event."""
+    code = part.get("executableCode")
+    if code is not None:
+        code = _object(code, "parts[].executableCode")
+        arguments = {
+            "language": text_or_none(code.get("language"), "executableCode.language"),
+            "code": text_or_none(code.get("code"), "executableCode.code"),
+        }
+        id_ = text_or_none(code.get("id"), "executableCode.id")
+        out.append(ProviderToolCall(id_, "code_execution", arguments))
+        return
+    result = part.get("codeExecutionResult")
+    if result is not None:
+        result = _object(result, "parts[].codeExecutionResult")
+        outcome = text_or_none(result.get("outcome"), "codeExecutionResult.outcome")
+        output = text_or_none(result.get("output"), "codeExecutionResult.output")
+        id_ = text_or_none(result.get("id"), "codeExecutionResult.id")
+        is_error = outcome is not None and outcome != "OUTCOME_OK"
+        value = {"outcome": outcome, "output": output}
+        out.append(ProviderToolResult(id_, "code_execution", value, is_error))
+        return
+    call = part.get("toolCall")
+    if call is not None:
+        call = _object(call, "parts[].toolCall")
+        arguments = shallow(
+            object_or_none(call.get("args"), "toolCall.args") or {}, "toolCall.args"
+        )
+        out.append(ProviderToolCall(_id(call, "toolCall"), _tool_type(call, "toolCall"), arguments))
+        return
+    response = part.get("toolResponse")
+    if response is not None:
+        response = _object(response, "parts[].toolResponse")
+        name = _tool_type(response, "toolResponse")
+        value = shallow(response.get("response"), "toolResponse.response")
+        out.append(ProviderToolResult(_id(response, "toolResponse"), name, value))
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        bad(where, value, "an object")
+    return value
+
+
+def _id(holder: dict[str, Any], where: str) -> str | None:
+    return text_or_none(holder.get("id"), f"{where}.id")
+
+
+def _tool_type(holder: dict[str, Any], where: str) -> str:
+    """The built-in tool's name: its `toolType` ("GOOGLE_SEARCH_WEB") in lower case."""
+    kind = text_or_none(holder.get("toolType"), f"{where}.toolType")
+    return kind.lower() if kind else "unknown"
 
 
 def _categories(holder: dict[str, Any]) -> str:
