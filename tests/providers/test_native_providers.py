@@ -141,7 +141,8 @@ async def test_gemini_streams_thoughts_and_text(
     response, chunks = await read("gemini", sync, max_tokens=100, include_thoughts=True)
     assert "".join(chunks) == ANSWER
     assert response.reasoning == "Let me think \U0001f914"
-    assert response.usage == Usage(8, 3, 31, 20, None)
+    # Thinking tokens count as output, as OpenAI and Anthropic count them.
+    assert response.usage == Usage(8, 23, 31, 20, None)
     assert response.finish_reason == "stop"
     request = server.requests[0]
     assert request.path == "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent"
