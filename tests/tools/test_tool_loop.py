@@ -413,3 +413,51 @@ async def test_three_steps_each_with_its_own_text_and_calls(
     texts = [m["content"][0] for m in third if m["role"] == "assistant"]
     assert texts == [{"type": "text", "text": "Let me look."}] * 2
     assert response.usage.input_tokens == 10 + 10 + 20
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_sealed_reasoning_goes_back_with_the_calls(
+    server: ProviderServer, sync: bool
+) -> None:
+    """Anthropic checks that a thinking block comes back, signed, before the
+    tool_use blocks it led to; Gemini 3 that the first call keeps its
+    thoughtSignature."""
+    from tests.servers import ANTHROPIC_SIGNATURE, anthropic_events, gemini_dumps, stream_reply
+    from tests.tools.wire import CALLS, answer_reply
+
+    def anthropic(request: Any) -> Any:
+        if results_sent("anthropic", request.json()):
+            return answer_reply("anthropic", ["Done."])
+        events = anthropic_events(thinking=["Хм, ", "додати."], tool_calls=CALLS[:1])
+        return stream_reply(events)
+
+    def gemini(request: Any) -> Any:
+        if results_sent("gemini", request.json()):
+            return answer_reply("gemini", ["Done."])
+        part = {"functionCall": {"name": "add", "args": ARGS[0]}, "thoughtSignature": "c2lnbg=="}
+        chunk = {
+            "candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}]
+        }
+        return stream_reply([b"data: " + gemini_dumps(chunk) + b"\r\n\r\n"])
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    server.set_handler(anthropic)
+    agent = FlowAI.agent("A", "B", "anthropic", tools=[add], thinking_budget=1024, cache=False)
+    await read(agent, sync)
+    assistant = server.requests[1].json()["messages"][1]
+    assert assistant["content"][0] == {
+        "type": "thinking",
+        "thinking": "Хм, додати.",
+        "signature": ANTHROPIC_SIGNATURE,
+    }
+    assert assistant["content"][1]["type"] == "tool_use"
+
+    server.reset()
+    server.set_handler(gemini)
+    agent = FlowAI.agent("A", "B", "gemini", "gemini-3-pro-preview", tools=[add], cache=False)
+    response, chunks = await read(agent, sync)
+    assert "".join(chunks) == "Done."
+    model_turn = server.requests[1].json()["contents"][1]
+    assert model_turn["parts"][0]["thoughtSignature"] == "c2lnbg=="

@@ -19,6 +19,7 @@ from laraflowai.wire import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     StreamDecoder,
     StreamError,
     TextDelta,
@@ -94,6 +95,7 @@ def test_anthropic_message_start_holding_whole_blocks_gives_their_events_and_too
     events = every_split_is_the_same(AnthropicMessagesDecoder, data)
     assert events == [
         ReasoningDelta("Хм \U0001f914"),
+        ReasoningSignature("c2ln"),
         TextDelta("Olá! "),
         ToolCallDelta(2, "toolu_1", "get_weather", ""),
         ToolCallDelta(2, None, None, json.dumps({"city": "Київ"})),

@@ -20,6 +20,7 @@ from laraflowai.wire import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     StreamDecoder,
     TextDelta,
     ToolCall,
@@ -58,6 +59,24 @@ OPENAI_CALL = "call_eOpGKcIP7rzEsLNRtEm9K6mx"
 FETCH = "srvtoolu_01J1EKYpi3LLtWHmtZnY1gto"
 MCP = "mcptoolu_017CuqaJcXe5ZHJjaz3KS1AT"
 WEATHER = "toolu_0171KFcBwn1Z64XzvQfz3sZS"
+# The recordings' reasoning signatures, opaque; a tool loop sends them back.
+ANTHROPIC_SIGNATURE = (
+    "EsQDCkYICBgCKkBr9+FTcKs+la0OlmRVB4HF/bTERKj+hr9pp9uxwdet2/P99iNZh/vwxm7Cd5wrZD0FnPkUz3DEqX"
+    "v+ZoIL2fAoEgxOEzQepAptMFJiFJcaDM2L2wJzGec9170N1SIwHhl0DW0hXYbwHTRAR6w9biU0HwUh00oLghjeBusi"
+    "v40ctsJB4tO/WyOR2f0iH7pZKqsC3UTE2b7nqQUmYP8dEDfnfNdbr24zEaWiZ2QMbwv9ZrwtUy0Wo/ot3n9JMpocHU"
+    "SwtyKzB4GsMsgr/xtGEl9541AMSFhR1G8y3Ffn22e6pXV7dakwU/vxcBTvdwfBplrBxxJ1zT/ieuQUrdemKCRZS4QV"
+    "maVijUpYQMaQF7iCJJPKYI+wBhxT0y0yOoVqORKg2AuRmbkTpMfKZJ5xRBLAeydMhloeKfYswDDisWIChmJlclIro0"
+    "Jr80OhpohTcQGayY4fjn0A/ir+9PYzLzjGitR3a+/lfHvuTmPC9AnWv3Sp87mddUuJ10jqO9QWXNTnAVdehLiN/heJ"
+    "VjOMkXCstWLVUycEgnfwXEqlNMMFuRAfOwTte0Ls9qHkl3Fzo8ompJiqxF879rSwcSEYAQ=="
+)
+GEMINI_SIGNATURE = (
+    "CiQB0e2Kb6DT1heRPFG6z9Ix2zCxLHgAf41g/zMeYwdVX0LU79MKZwHR7YpvF6o2OSX1/LIKH5h310x+BUuKnBVHqM"
+    "ILmM0sxwbqc9mkee/o2Ylfor4Wh0l4dPZ37nrUZ7D3gCJdk9vyxoXVmn0iRx1jnuA9My/7/gEovP8fzIs0fi4G/DZD"
+    "LCI+A8ICsHwK3gEB0e2Kb8FjikH4HmeiWgdzIS42mSil6ZSEyVqloLwhQ25vcVGnQLGTMFunfmwSUy3DDRTzvgj0kb"
+    "cLEw2f1YMxY7S6j7LbZcCls1eB9yT7bdIGiRrq+S9gfxSy87iwOveeim1A3yQtsrkonV3cZj4a/MEAZ17IP7BZubf/"
+    "Wube7iBqhWU6fcCZE40juF2QmjtAkMJDMeoJGyqcERPLSDLr1ceruHN9s2Pe5KQCT5yHb1r24mWIQMwEIbMlevmq9V"
+    "KLKMZJnSEhfk0GDN/VPGsFhIC7WRUAFctUWkgIeNk="
+)
 
 EXPECTED: dict[str, tuple[Callable[[], StreamDecoder], list[Event]]] = {
     "openai/recorded_tool_call.sse": (
@@ -107,6 +126,7 @@ EXPECTED: dict[str, tuple[Callable[[], StreamDecoder], list[Event]]] = {
             ReasoningDelta(' user has provided the location as "Florence,'),
             ReasoningDelta(' Italy" which is clear and specific. I have'),
             ReasoningDelta(" all the required parameters to make this function call."),
+            ReasoningSignature(ANTHROPIC_SIGNATURE),
             ToolCallDelta(1, WEATHER, "weather", ""),
             *[
                 ToolCallDelta(1, None, None, piece)
@@ -193,6 +213,7 @@ EXPECTED: dict[str, tuple[Callable[[], StreamDecoder], list[Event]]] = {
         [
             ReasoningDelta(GEMINI_THOUGHT),
             Usage(54, 62, 116, 62, None),
+            ReasoningSignature(GEMINI_SIGNATURE),
             ToolCallDelta(0, None, "weather", '{"location": "Florence, Italy"}'),
             ToolCall(0, None, "weather", {"location": "Florence, Italy"}),
             Usage(54, 76, 130, 62, None),

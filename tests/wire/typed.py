@@ -9,6 +9,7 @@ from laraflowai.wire import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     StreamError,
     TextDelta,
     ToolCall,
@@ -22,6 +23,9 @@ def check_typed(events: list[Event]) -> None:
     for event in events:
         if isinstance(event, TextDelta | ReasoningDelta):
             assert type(event.text) is str, event
+        elif isinstance(event, ReasoningSignature):
+            assert type(event.signature) is str and event.signature, event
+            assert type(event.redacted) is bool, event
         elif isinstance(event, ToolCallDelta):
             assert type(event.index) is int and type(event.arguments) is str, event
             assert event.id is None or type(event.id) is str, event

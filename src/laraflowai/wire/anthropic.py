@@ -42,6 +42,7 @@ from .events import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     StreamError,
     TextDelta,
     ToolCall,
@@ -79,7 +80,10 @@ class _ToolBlock:
 
 
 class AnthropicMessagesDecoder(SSEJSONDecoder):
-    __slots__ = ("_stop_reason", "_input", "_cache", "_tools", "_provider_names", "model", "id")
+    __slots__ = (
+        "_stop_reason", "_input", "_cache", "_tools", "_provider_names", "_signatures", "model",
+        "id",
+    )  # fmt: skip
 
     provider = "Anthropic"
 
@@ -92,6 +96,8 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
         self._tools: dict[int, _ToolBlock | None] = {}
         # The names of the provider's own tool calls by id, for their results.
         self._provider_names: dict[str, str] = {}
+        # A thinking block's signature, sent back with the tool calls that follow it.
+        self._signatures: dict[int, str] = {}
         self.model: str | None = None
         self.id: str | None = None
 
@@ -181,6 +187,13 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
                 if type(thinking) is not str:
                     bad("content_block.thinking", thinking, "a string")
                 out.append(ReasoningDelta(thinking))
+            signature = text_or_none(block.get("signature"), "content_block.signature")
+            if signature:
+                self._signatures[index] = signature
+        elif kind == "redacted_thinking":
+            data = text_or_none(block.get("data"), "content_block.data")
+            if data:
+                out.append(ReasoningSignature(data, redacted=True))
         elif kind == "tool_use" or kind in _PROVIDER_TOOLS:
             id_ = text_or_none(block.get("id"), "content_block.id")
             name = text_or_none(block.get("name"), "content_block.name")
@@ -200,6 +213,9 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
             out.append(self._provider_result(kind, block))
 
     def _block_stop(self, index: int, out: list[Event]) -> None:
+        signature = self._signatures.pop(index, None)
+        if signature is not None:
+            out.append(ReasoningSignature(signature))
         block = self._tools.pop(index, None)
         if block is None:
             return
@@ -238,6 +254,10 @@ class AnthropicMessagesDecoder(SSEJSONDecoder):
                 if type(thinking) is not str:
                     bad("delta.thinking", thinking, "a string")
                 out.append(ReasoningDelta(thinking))
+        elif kind == "signature_delta":
+            signature = text_or_none(delta.get("signature"), "delta.signature")
+            if signature:
+                self._signatures[index] = self._signatures.get(index, "") + signature
         elif kind == "input_json_delta":
             piece = text_or_none(delta.get("partial_json"), "delta.partial_json")
             block = self._tools.get(index)

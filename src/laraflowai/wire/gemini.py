@@ -41,6 +41,7 @@ from .events import (
     ProviderToolCall,
     ProviderToolResult,
     ReasoningDelta,
+    ReasoningSignature,
     StreamError,
     TextDelta,
     ToolCall,
@@ -136,6 +137,10 @@ class GeminiStreamDecoder(SSEJSONDecoder):
         if call:
             if type(call) is not dict:
                 bad("parts[].functionCall", call, "an object")
+            # Gemini 3 checks that the step's first call comes back with it.
+            signature = text_or_none(part.get("thoughtSignature"), "parts[].thoughtSignature")
+            if signature:
+                out.append(ReasoningSignature(signature))
             self._function_call(call, out)
         elif text is None:
             _provider_tool(part, out)
