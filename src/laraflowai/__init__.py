@@ -7,6 +7,8 @@ for chunk in agent.stream(FlowAI.task("Write a haiku about the sea")):
     print(chunk, end="", flush=True)
 """
 
+from typing import TYPE_CHECKING
+
 from ._config import Settings
 from ._exceptions import (
     AuthenticationError,
@@ -44,6 +46,9 @@ from .wire import (
     ToolResult,
     Usage,
 )
+
+if TYPE_CHECKING:  # at run time imported on first use (they need pydantic)
+    from .tools import Tool, tool
 
 __version__ = "0.1.0"
 
