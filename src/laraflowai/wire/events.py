@@ -141,7 +141,8 @@ class StreamError:
     `kind` is one of "rate_limit", "quota", "overloaded", "server",
     "invalid_request", "authentication", "blocked" (content withheld by a safety
     filter), "protocol" (a malformed stream), "malformed_tool_call" (reported,
-    the answer goes on) or "unknown".
+    the answer goes on), "max_steps" (an agent's tool loop stopped with calls
+    left unrun: a warning) or "unknown".
     """
 
     kind: str
