@@ -7,7 +7,7 @@ for chunk in agent.stream(FlowAI.task("Write a haiku about the sea")):
     print(chunk, end="", flush=True)
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._config import Settings
 from ._exceptions import (
@@ -47,7 +47,7 @@ from .wire import (
     Usage,
 )
 
-if TYPE_CHECKING:  # at run time imported on first use (they need pydantic)
+if _TYPE_CHECKING:  # at run time imported on first use (they need pydantic)
     from .tools import Tool, tool
 
 __version__ = "0.1.0"
