@@ -1,15 +1,13 @@
 """A Python function's tool description: its JSON schema from the type hints,
 its descriptions from the docstring, and a validator for the model's arguments.
 
-pydantic builds the schema and validates (a model of the parameters); the
-docstring's parameter descriptions are read from Google style (`Args:`),
-Sphinx style (`:param x:`) and NumPy style (`Parameters` / `----------`).
+pydantic builds the schema and validates (a model of the parameters);
+docstring-parser reads the descriptions (Google, Sphinx or NumPy style).
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
@@ -18,14 +16,6 @@ import pydantic
 from .._exceptions import ConfigurationError
 
 __all__ = ["Signature", "describe"]
-
-_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params)\s*:?\s*$")
-_OTHER_SECTION = re.compile(
-    r"^\s*(Returns?|Raises|Yields?|Examples?|Notes?|See Also|Attributes)\s*:?\s*$"
-)
-_SPHINX = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
-_GOOGLE = re.compile(r"^\s*\*{0,2}(\w+)(?:\s*\([^)]*\))?\s*:\s*(.*)$")
-_NUMPY = re.compile(r"^\s*(\w+)\s*(?::\s*[^\n]*)?$")
 
 
 class Signature:
@@ -102,64 +92,19 @@ def describe(function: Callable[..., Any], name: str) -> Signature:
 
 
 def _docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """The summary (text before any section) and each parameter's description."""
-    lines = doc.splitlines()
-    summary: list[str] = []
-    params: dict[str, str] = {}
-    current: str | None = None
-    in_params = False
-    numpy = False
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        sphinx = _SPHINX.match(line)
-        if sphinx:
-            current = sphinx.group(1)
-            params[current] = sphinx.group(2).strip()
-            in_params = True
-            continue
-        if _SECTION.match(line):
-            in_params = True
-            current = None
-            numpy = index < len(lines) and set(lines[index].strip()) == {"-"}
-            if numpy:
-                index += 1
-            continue
-        if _OTHER_SECTION.match(line) or line.strip().startswith(":return"):
-            in_params = False
-            current = None
-            if index < len(lines) and set(lines[index].strip()) == {"-"}:
-                index += 1
-            continue
-        if not in_params:
-            if not params:
-                summary.append(line)
-            continue
-        if not line.strip():
-            current = None if not numpy else current
-            continue
-        indent = len(line) - len(line.lstrip())
-        if numpy and indent == 0:
-            match = _NUMPY.match(line)
-            if match:
-                current = match.group(1)
-                params[current] = ""
-                continue
-        if not numpy:
-            match = _GOOGLE.match(line)
-            if match and (current is None or indent <= _indent_of(lines, current)):
-                current = match.group(1)
-                params[current] = match.group(2).strip()
-                continue
-        if current is not None:
-            params[current] = f"{params[current]} {line.strip()}".strip()
-    return "\n".join(summary).strip(), {k: v for k, v in params.items() if v}
+    """The description (text before any section) and each parameter's description."""
+    import docstring_parser
 
-
-def _indent_of(lines: list[str], name: str) -> int:
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith((f"{name}:", f"{name} (")):
-            return len(line) - len(stripped)
-    return 0
+    try:
+        parsed = docstring_parser.parse(doc)
+    except docstring_parser.ParseError:
+        return doc.strip(), {}
+    summary = "\n\n".join(
+        part for part in (parsed.short_description, parsed.long_description) if part
+    )
+    params = {
+        param.arg_name: " ".join(param.description.split())
+        for param in parsed.params
+        if param.description
+    }
+    return summary, params
