@@ -208,7 +208,15 @@ class DirectAsyncReader:
         self._rest: AsyncFlightReader | None = None
         self._cancel = Cancel()
 
-    async def read(self, timeout: float | None = None) -> Event | None:
+    def read(self, timeout: float | None = None) -> Awaitable[Event | None]:
+        """What AsyncFlightReader.read() returns, to await."""
+        events = self._events
+        if events is not None and timeout is None and self._rest is None:
+            # The upstream's own awaitable: no coroutine of ours per event.
+            return anext(events)
+        return self._read(timeout)
+
+    async def _read(self, timeout: float | None) -> Event | None:
         if self._rest is not None:
             return await self._rest.read(timeout)
         if self._events is None:

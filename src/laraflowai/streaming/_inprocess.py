@@ -98,8 +98,15 @@ async def atimed(events: AsyncIterator[Event], limits: Limits) -> AsyncIterator[
                 raise limits.cancelled() or limits.error(limit) from None
             last = _checked(limits, event, last)
             yield event
+        # The first piece is out: only the total and idle limits and the Cancel
+        # are left, tested inline (a call to _checked() per event cost more).
+        total_at, idle = limits.total_at, limits.settings.idle_timeout
+        monotonic = time.monotonic
         async for event in events:
-            last = _checked(limits, event, last)
+            now = monotonic()
+            if now > total_at or now - last > idle or cancel.reason is not None:
+                _checked(limits, event, last)
+            last = now
             yield event
     finally:
         aclose = getattr(events, "aclose", None)

@@ -182,8 +182,25 @@ class StreamState:
             self.ended = True
             self.counts.ended_at = time.perf_counter()
 
+    def apply_text(self, text: str) -> str | None:
+        """A text delta, as apply() takes it, except that when it is the next
+        chunk as it is (nothing queued or held back before it, and its length
+        within the chunk sizes: every delta at buffer size 1) it is handed out
+        at once, as take() would, and returned; otherwise None."""
+        chunker = self.chunker
+        if (
+            self.ready
+            or chunker.pending_since is not None
+            or not chunker.min_chars <= len(text) <= chunker.max_chars
+        ):
+            self.ready.extend(chunker.feed(text))
+            return None
+        return self._hand_out(text)
+
     def take(self) -> str:
-        chunk = self.ready.pop(0)
+        return self._hand_out(self.ready.pop(0))
+
+    def _hand_out(self, chunk: str) -> str:
         counts = self.counts
         if counts.first_chunk_at is None:
             counts.first_chunk_at = time.perf_counter()
