@@ -185,7 +185,7 @@ class _Common:
 
     def get_content_length(self) -> int:
         """Characters handed out so far."""
-        return self._state.counts.content_length
+        return len(self._state.content)
 
     def get_agent_role(self) -> str:
         return self._state.counts.agent_role
