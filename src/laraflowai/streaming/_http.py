@@ -151,7 +151,9 @@ def iter_http_events(
     settings: Settings,
     limits: Limits,
     client: httpx.Client | None = None,
-) -> Iterator[Event]:
+) -> Iterator[list[Event]]:
+    """The provider's events in batches, each the events of one piece of data
+    (a reader serves them from a list, with no generator to resume per event)."""
     spec = provider.build_request(request)
     cancel = limits.cancel
     with (
@@ -180,16 +182,26 @@ def iter_http_events(
                     limits.check(now)
                     if cancel.reason is not None:
                         raise _cancelled(limits)
-                for event in decoder.feed(data):
-                    if type(event) is StreamError:
-                        _raise_unless_warning(provider, event)
-                    elif waiting and type(event) in CONTENT:
-                        waiting = False
-                        limits.content_arrived()
-                    yield event
+                events = decoder.feed(data)
+                if not events:
+                    continue
+                kinds = set(map(type, events))
+                if StreamError in kinds or (waiting and not kinds.isdisjoint(CONTENT)):
+                    # The first piece of the answer, or an error: event by event.
+                    for index, event in enumerate(events):
+                        if type(event) is StreamError and not _is_warning(event):
+                            if index:
+                                yield events[:index]
+                            raise _reported(provider, event)
+                        if waiting and type(event) in CONTENT:
+                            waiting = False
+                            limits.content_arrived()
+                yield events
         finally:
             limits.body_ended()
-        yield from _finish(provider, decoder)
+        events = _finish(provider, decoder)
+        if events:
+            yield events
 
 
 async def aiter_http_events(
@@ -283,10 +295,17 @@ def _finish(provider: HTTPProvider, decoder: StreamDecoder) -> list[Event]:
 
 
 def _raise_unless_warning(provider: HTTPProvider, event: StreamError) -> None:
+    if not _is_warning(event):
+        raise _reported(provider, event)
+
+
+def _is_warning(event: StreamError) -> bool:
     # A malformed tool call is reported as an event; the answer itself is fine.
-    if event.kind == "malformed_tool_call":
-        return
-    raise error_from_report(
+    return event.kind == "malformed_tool_call"
+
+
+def _reported(provider: HTTPProvider, event: StreamError) -> LaraFlowAIError:
+    return error_from_report(
         provider,
         event.kind,
         event.message,

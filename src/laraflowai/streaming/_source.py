@@ -72,7 +72,7 @@ def _attempt(
     settings: Settings,
     limits: Limits,
     client: httpx.Client | None,
-) -> Iterator[Event]:
+) -> Iterator[list[Event]]:
     if isinstance(provider, HTTPProvider):
         return iter_http_events(provider, request, settings, limits, client)
     if isinstance(provider, InProcessProvider):
@@ -121,9 +121,9 @@ def iter_events(
     counts: StreamCounts,
     cancel: Cancel,
     client: httpx.Client | None = None,
-) -> Iterator[Event]:
-    """The provider's events for `request`; firing `cancel` ends them (a read
-    blocked in another thread included)."""
+) -> Iterator[list[Event]]:
+    """The provider's events for `request`, in batches (never empty) as they
+    arrive; firing `cancel` ends them (a read blocked in another thread included)."""
     limits = Limits(provider, settings, cancel)
     policy = RetryPolicy(settings.max_retries)
     attempt = 0
@@ -132,10 +132,10 @@ def iter_events(
         handed_out = False
         events = _attempt(provider, request, settings, limits, client)
         try:
-            for event in events:
-                if not handed_out and type(event) is not Usage:
-                    handed_out = True
-                yield event
+            for batch in events:
+                if not handed_out:
+                    handed_out = any(type(event) is not Usage for event in batch)
+                yield batch
             return
         except (ProviderError, StreamInterruptedError) as error:
             wait = None if handed_out else policy.delay(error, attempt, limits.total_at)
