@@ -7,7 +7,10 @@ the cache off, after one warm-up answer, in one of these modes:
   process so that a profiler of this one sees the client's work only;
 - `inprocess`: `agent.astream()` of an in-process provider yielding its deltas
   without pause (the SSE bench's provider, bench/sse_server.py, without its
-  sleeps): the core's own cost on the SSE path, with no network and no decoder.
+  sleeps): the core's own cost on the SSE path, with no network and no decoder;
+- `crew`: `crew.stream()` of one agent and one task, as bench/clients.py reads it;
+- `raw`: bench/clients.py's raw_sync client (httpx, httpx-sse, json.loads per
+  event), the baseline bench/run divides by.
 
 Instructions per event under callgrind (deterministic, unlike time here):
 
@@ -109,7 +112,27 @@ def run(mode: str, events: int, runs: int, url: str) -> float:
             return _cpu() - start
 
         return asyncio.run(answers())
+    if mode == "raw":
+        from .clients import raw_sync
+
+        warm_raw, raw = raw_sync(f"{url}/n/3"), raw_sync(f"{url}/n/{events}")
+        warm_raw()
+        start = _cpu()
+        for _ in range(runs):
+            if raw()[0] != events:
+                raise RuntimeError("the raw client missed chunks")
+        return _cpu() - start
     warm, agent = _agent(f"{url}/n/3/v1"), _agent(f"{url}/n/{events}/v1")
+    if mode == "crew":
+        from .clients import crew_stream
+
+        crew_stream(f"{url}/n/3")()
+        run_crew = crew_stream(f"{url}/n/{events}")
+        start = _cpu()
+        for _ in range(runs):
+            if run_crew()[0] != events:
+                raise RuntimeError("the crew missed chunks")
+        return _cpu() - start
     if mode == "stream":
         _drain(warm, 3)
         start = _cpu()
@@ -129,7 +152,7 @@ def run(mode: str, events: int, runs: int, url: str) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.core_profile", description=__doc__)
-    parser.add_argument("mode", choices=["astream", "stream", "inprocess", "serve"])
+    parser.add_argument("mode", choices=["astream", "stream", "inprocess", "crew", "raw", "serve"])
     parser.add_argument("--events", type=int, default=2000, help="text deltas per answer")
     parser.add_argument("--runs", type=int, default=1, help="answers measured")
     parser.add_argument("--cpu", action="store_true", help="print CPU µs per event")
