@@ -182,21 +182,11 @@ def iter_http_events(
                     limits.check(now)
                     if cancel.reason is not None:
                         raise _cancelled(limits)
-                events = decoder.feed(data)
-                if not events:
-                    continue
-                kinds = set(map(type, events))
-                if StreamError in kinds or (waiting and not kinds.isdisjoint(CONTENT)):
-                    # The first piece of the answer, or an error: event by event.
-                    for index, event in enumerate(events):
-                        if type(event) is StreamError and not _is_warning(event):
-                            if index:
-                                yield events[:index]
-                            raise _reported(provider, event)
-                        if waiting and type(event) in CONTENT:
-                            waiting = False
-                            limits.content_arrived()
-                yield events
+                events, error, waiting = _screened(provider, limits, decoder.feed(data), waiting)
+                if events:
+                    yield events
+                if error is not None:
+                    raise error
         finally:
             limits.body_ended()
         events = _finish(provider, decoder)
@@ -258,13 +248,13 @@ async def aiter_http_events(
                         break
                     except TimeoutError:
                         raise limits.cancelled() or limits.error(limit) from None
-                    for event in decoder.feed(data):
-                        if type(event) is StreamError:
-                            _raise_unless_warning(provider, event)
-                        elif waiting and type(event) in CONTENT:
-                            waiting = False
-                            limits.content_arrived()
+                    events, error, waiting = _screened(
+                        provider, limits, decoder.feed(data), waiting
+                    )
+                    for event in events:
                         yield event
+                    if error is not None:
+                        raise error
             finally:
                 # Close httpx's byte iterator here, in this task: left to the
                 # garbage collector, its nested generators are finalised in an
@@ -272,6 +262,26 @@ async def aiter_http_events(
                 await chunks.aclose()
             for event in _finish(provider, decoder):
                 yield event
+
+
+def _screened(
+    provider: HTTPProvider, limits: Limits, events: list[Event], waiting: bool
+) -> tuple[list[Event], LaraFlowAIError | None, bool]:
+    """One read's events: those to hand out, the error to raise after them
+    (a StreamError that is not a warning ends them), and whether the first
+    piece of the answer is still awaited (`limits` is told when it came)."""
+    if not events:
+        return events, None, waiting
+    kinds = set(map(type, events))
+    if StreamError not in kinds and (not waiting or kinds.isdisjoint(CONTENT)):
+        return events, None, waiting  # most reads: nothing to look at event by event
+    for index, event in enumerate(events):
+        if type(event) is StreamError and not _is_warning(event):
+            return events[:index], _reported(provider, event), waiting
+        if waiting and type(event) in CONTENT:
+            waiting = False
+            limits.content_arrived()
+    return events, None, waiting
 
 
 def _cancelled(limits: Limits) -> LaraFlowAIError:
