@@ -59,7 +59,41 @@ def _registry(interval: float, ticks: int) -> Any:
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
 
 
-MODES = {**APPS, "registry": _registry}
+def _agent(interval: float, ticks: int) -> Any:
+    """`registry` fed by the agent's stream (`response_events(agent.astream())`)
+    instead of a plain generator: the difference is the streaming core's share
+    (with the provider's deltas); `ours` minus this is the app's own routing."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    from laraflowai import FlowAI
+    from laraflowai.broadcast import MemoryStreamRegistry, response_events
+    from laraflowai.providers import register_provider
+    from laraflowai.web import StreamRoutes, WebSettings
+    from laraflowai.web.routes import _Streaming
+
+    from .sse_server import TickerProvider
+
+    register_provider(
+        "ticker", lambda **kwargs: TickerProvider(interval=interval, ticks=ticks, **kwargs),
+        replace=True,
+    )  # fmt: skip
+    FlowAI.configure(buffer_size=1, cache_enabled=False)
+    agent = FlowAI.agent("Bench", "Tick", "ticker")
+    registry = MemoryStreamRegistry()
+    routes = StreamRoutes(registry, WebSettings())
+
+    async def stream(request: Request) -> Any:
+        events = response_events(agent.astream("bench"))
+        stream_id = await registry.start(events, meta={"agent": "Bench"})
+        subscription = await registry.subscribe(stream_id)
+        return routes._event_stream(subscription, {"X-Stream-Id": stream_id})
+
+    return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
+
+
+MODES = {**APPS, "registry": _registry, "agent": _agent}
 
 
 class _Transport(asyncio.Transport):

@@ -36,14 +36,15 @@ def reader_cancelled() -> StreamCancelledError:
 
 
 class Flight:
-    """One sync upstream shared by readers. `upstream(cancel)` opens it, where
-    `cancel` is the flight's Cancel: fired when the last reader leaves, it wakes
-    a pull blocked in another thread. `on_complete(events)` runs once the
-    upstream ended normally, before readers see the end."""
+    """One sync upstream shared by readers. `upstream(cancel)` opens it, an
+    iterator of batches of events (lists, never empty), where `cancel` is the
+    flight's Cancel: fired when the last reader leaves, it wakes a pull blocked
+    in another thread. `on_complete(events)` runs once the upstream ended
+    normally, before readers see the end."""
 
     def __init__(
         self,
-        upstream: Callable[[Cancel], Iterator[Event]],
+        upstream: Callable[[Cancel], Iterator[list[Event]]],
         *,
         on_complete: Callable[[list[Event]], None] | None = None,
         on_end: Callable[[Flight], None] | None = None,
@@ -55,7 +56,7 @@ class Flight:
         self.readers = 0
         self.cached = False
         self._open = upstream
-        self._upstream: Iterator[Event] | None = None
+        self._upstream: Iterator[list[Event]] | None = None
         # Held by whoever reads upstream; acquire(False) is an atomic test-and-set.
         self._token = threading.Lock()
         self._lock = threading.Lock()
@@ -78,8 +79,8 @@ class Flight:
         return FlightReader(self)
 
     def _pull(self) -> Event | None:
-        """Read one upstream event and record it; None once the flight is over.
-        The caller holds the token; it is released here."""
+        """Read one upstream batch and record it; its first event, or None once
+        the flight is over. The caller holds the token; it is released here."""
         if self.done or self.cancelled:
             self._token.release()
             return None
@@ -87,7 +88,7 @@ class Flight:
             upstream = self._upstream
             if upstream is None:
                 upstream = self._upstream = self._open(self.cancel)
-            event = next(upstream)
+            batch = next(upstream)
         except StopIteration:
             self._end(None)
             return None
@@ -97,14 +98,14 @@ class Flight:
         except BaseException:  # Ctrl-C in the pulling thread: raise it there only
             self._end(StreamInterruptedError("the stream was interrupted while it was read"))
             raise
-        self.events.append(event)
+        self.events += batch
         if self.cancelled:
             self._close_upstream()
         self._token.release()
         if self._waiting:
             with self._lock:
                 self._changed.notify_all()
-        return event
+        return batch[0]
 
     def _end(self, error: BaseException | None) -> None:
         if error is None and not self.cancelled and self._on_complete is not None:
@@ -181,7 +182,7 @@ class FlightReader:
         flight = self._flight
         events = flight.events
         index = self._next
-        if index < len(events):
+        if index < len(events) and not self._cancelled:
             self._next = index + 1
             return events[index]
         if self._cancelled:

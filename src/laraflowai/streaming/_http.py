@@ -151,7 +151,9 @@ def iter_http_events(
     settings: Settings,
     limits: Limits,
     client: httpx.Client | None = None,
-) -> Iterator[Event]:
+) -> Iterator[list[Event]]:
+    """The provider's events in batches, each the events of one piece of data
+    (a reader serves them from a list, with no generator to resume per event)."""
     spec = provider.build_request(request)
     cancel = limits.cancel
     with (
@@ -180,16 +182,16 @@ def iter_http_events(
                     limits.check(now)
                     if cancel.reason is not None:
                         raise _cancelled(limits)
-                for event in decoder.feed(data):
-                    if type(event) is StreamError:
-                        _raise_unless_warning(provider, event)
-                    elif waiting and type(event) in CONTENT:
-                        waiting = False
-                        limits.content_arrived()
-                    yield event
+                events, error, waiting = _screened(provider, limits, decoder.feed(data), waiting)
+                if events:
+                    yield events
+                if error is not None:
+                    raise error
         finally:
             limits.body_ended()
-        yield from _finish(provider, decoder)
+        events = _finish(provider, decoder)
+        if events:
+            yield events
 
 
 async def aiter_http_events(
@@ -246,13 +248,13 @@ async def aiter_http_events(
                         break
                     except TimeoutError:
                         raise limits.cancelled() or limits.error(limit) from None
-                    for event in decoder.feed(data):
-                        if type(event) is StreamError:
-                            _raise_unless_warning(provider, event)
-                        elif waiting and type(event) in CONTENT:
-                            waiting = False
-                            limits.content_arrived()
+                    events, error, waiting = _screened(
+                        provider, limits, decoder.feed(data), waiting
+                    )
+                    for event in events:
                         yield event
+                    if error is not None:
+                        raise error
             finally:
                 # Close httpx's byte iterator here, in this task: left to the
                 # garbage collector, its nested generators are finalised in an
@@ -260,6 +262,26 @@ async def aiter_http_events(
                 await chunks.aclose()
             for event in _finish(provider, decoder):
                 yield event
+
+
+def _screened(
+    provider: HTTPProvider, limits: Limits, events: list[Event], waiting: bool
+) -> tuple[list[Event], LaraFlowAIError | None, bool]:
+    """One read's events: those to hand out, the error to raise after them
+    (a StreamError that is not a warning ends them), and whether the first
+    piece of the answer is still awaited (`limits` is told when it came)."""
+    if not events:
+        return events, None, waiting
+    kinds = set(map(type, events))
+    if StreamError not in kinds and (not waiting or kinds.isdisjoint(CONTENT)):
+        return events, None, waiting  # most reads: nothing to look at event by event
+    for index, event in enumerate(events):
+        if type(event) is StreamError and not _is_warning(event):
+            return events[:index], _reported(provider, event), waiting
+        if waiting and type(event) in CONTENT:
+            waiting = False
+            limits.content_arrived()
+    return events, None, waiting
 
 
 def _cancelled(limits: Limits) -> LaraFlowAIError:
@@ -283,10 +305,17 @@ def _finish(provider: HTTPProvider, decoder: StreamDecoder) -> list[Event]:
 
 
 def _raise_unless_warning(provider: HTTPProvider, event: StreamError) -> None:
+    if not _is_warning(event):
+        raise _reported(provider, event)
+
+
+def _is_warning(event: StreamError) -> bool:
     # A malformed tool call is reported as an event; the answer itself is fine.
-    if event.kind == "malformed_tool_call":
-        return
-    raise error_from_report(
+    return event.kind == "malformed_tool_call"
+
+
+def _reported(provider: HTTPProvider, event: StreamError) -> LaraFlowAIError:
+    return error_from_report(
         provider,
         event.kind,
         event.message,

@@ -10,11 +10,12 @@ into it. Events already recorded are read without a lock (list reads are atomic
 under the GIL).
 
 - Sync (`Flight`): whichever reader needs an event nobody has yet takes the
-  pull token (a lock acquired without blocking) and reads it itself, while the
-  others wait on a condition; a lone reader thus pays two uncontended lock
-  calls per event. A reader that must not wait longer than some time (the
-  buffer's flush interval) cannot be the one blocked in a read, so its first
-  timed wait starts a pump thread that pulls from then on. A reader closes
+  pull token (a lock acquired without blocking) and reads the next batch (the
+  events of one piece of data) itself, while the others wait on a condition; a
+  lone reader thus pays two uncontended lock calls per batch. A reader that
+  must not wait longer than some time (the buffer's flush interval) cannot be
+  the one blocked in a read, so its first timed wait starts a pump thread that
+  pulls from then on. A reader closes
   from its own thread, or cancels from any thread; a pull blocked in a read
   when the last reader leaves is woken by the flight's `Cancel` (which shuts
   the socket down).

@@ -38,14 +38,15 @@ def _checked(limits: Limits, event: Event, last: float) -> float:
     return now
 
 
-def timed(events: Iterator[Event], limits: Limits) -> Iterator[Event]:
+def timed(events: Iterator[Event], limits: Limits) -> Iterator[list[Event]]:
+    """The provider's events, each a batch of one (as `_http` hands out its batches)."""
     last = time.monotonic()
     try:
         next_within = getattr(events, "next_within", None)
         if next_within is None:
             for event in events:
                 last = _checked(limits, event, last)
-                yield event
+                yield [event]
             return
         # The provider can wait for its next event with a timeout (the embedded
         # model's tokens come from a worker thread): every limit ends a silent
@@ -59,7 +60,7 @@ def timed(events: Iterator[Event], limits: Limits) -> Iterator[Event]:
             except TimeoutError:
                 raise limits.error(limit) from None
             last = _checked(limits, event, last)
-            yield event
+            yield [event]
     finally:
         # The provider's own cleanup (the model back to its pool) runs now.
         close = getattr(events, "close", None)
@@ -98,8 +99,15 @@ async def atimed(events: AsyncIterator[Event], limits: Limits) -> AsyncIterator[
                 raise limits.cancelled() or limits.error(limit) from None
             last = _checked(limits, event, last)
             yield event
+        # The first piece is out: only the total and idle limits and the Cancel
+        # are left, tested inline (a call to _checked() per event cost more).
+        total_at, idle = limits.total_at, limits.settings.idle_timeout
+        monotonic = time.monotonic
         async for event in events:
-            last = _checked(limits, event, last)
+            now = monotonic()
+            if now > total_at or now - last > idle or cancel.reason is not None:
+                _checked(limits, event, last)
+            last = now
             yield event
     finally:
         aclose = getattr(events, "aclose", None)

@@ -52,7 +52,7 @@ def open_reader(
 ) -> FlightReader:
     """A reader of the request's events, shared and cached when `cache` is true."""
 
-    def live(cancel: Cancel) -> Iterator[Event]:
+    def live(cancel: Cancel) -> Iterator[list[Event]]:
         return iter_events(provider, request, settings, state.counts, cancel, client)
 
     if not cache:
@@ -63,11 +63,11 @@ def open_reader(
     key = request_key(provider, request)
 
     def start() -> Flight:
-        def upstream(cancel: Cancel) -> Iterator[Event]:
+        def upstream(cancel: Cancel) -> Iterator[list[Event]]:
             stored = _lookup(store, key)
             if stored is not None:
                 flight.cached = True
-                return iter(stored)
+                return iter([stored] if stored else [])
             return live(cancel)
 
         def complete(events: list[Event]) -> None:

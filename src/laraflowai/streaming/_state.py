@@ -40,7 +40,6 @@ class StreamCounts:
     provider: str
     model: str
     chunk_count: int = 0
-    content_length: int = 0
     started_at: float | None = None
     first_chunk_at: float | None = None
     ended_at: float | None = None
@@ -158,7 +157,7 @@ class StreamState:
                 self.tool_calls.append(event)
             case ToolResult():
                 self.tool_results.append(event)
-                self.answer_start = self.counts.content_length + len(self.buffered)
+                self.answer_start = len(self._text) + len(self.buffered)
             case ProviderToolCall() | ProviderToolResult():
                 self.provider_tools.append(event)
             case StreamError():
@@ -182,6 +181,32 @@ class StreamState:
             self.ended = True
             self.counts.ended_at = time.perf_counter()
 
+    def apply_text(self, text: str) -> str | None:
+        """A text delta, as apply() takes it, except that when it is the next
+        chunk as it is (nothing queued or held back before it, and its length
+        within the chunk sizes: every delta at buffer size 1) it is handed out
+        at once, as take() would, and returned; otherwise None."""
+        chunker = self.chunker
+        if (
+            self.ready
+            or chunker.pending_since is not None
+            or not chunker.min_chars <= len(text) <= chunker.max_chars
+        ):
+            self.ready.extend(chunker.feed(text))
+            return None
+        # take()'s bookkeeping, repeated: a call less per chunk.
+        counts = self.counts
+        if counts.first_chunk_at is None:
+            counts.first_chunk_at = time.perf_counter()
+        content, self._text = self._text, ""
+        content += text
+        self._text = content
+        counts.chunk_count += 1
+        if self.callbacks:
+            for callback in self.callbacks:
+                callback(text, content)
+        return text
+
     def take(self) -> str:
         chunk = self.ready.pop(0)
         counts = self.counts
@@ -193,7 +218,6 @@ class StreamState:
         text, self._text = self._text, ""
         text += chunk
         self._text = text
-        counts.content_length += len(chunk)
         counts.chunk_count += 1
         if self.callbacks:
             for callback in self.callbacks:
@@ -249,10 +273,10 @@ class StreamState:
             provider=counts.provider,
             model=counts.model,
             chunk_count=counts.chunk_count,
-            content_length=counts.content_length,
+            content_length=len(self._text),
             time_to_first_chunk=ttfc,
             execution_time=elapsed,
-            chars_per_second=counts.content_length / elapsed if elapsed > 0 else 0.0,
+            chars_per_second=len(self._text) / elapsed if elapsed > 0 else 0.0,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
             total_tokens=usage.total_tokens if usage else None,

@@ -19,7 +19,15 @@ from typing import Any, Self, TypeAlias
 
 from .._exceptions import ConfigurationError, LaraFlowAIError, StreamInterruptedError
 from .._types import ChunkCallback
-from ..wire import Event, ProviderToolCall, ProviderToolResult, ToolCall, ToolResult, Usage
+from ..wire import (
+    Event,
+    ProviderToolCall,
+    ProviderToolResult,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
 from ._objects import OutputType
 from ._state import StreamState, StreamStats
@@ -177,7 +185,7 @@ class _Common:
 
     def get_content_length(self) -> int:
         """Characters handed out so far."""
-        return self._state.counts.content_length
+        return len(self._state.content)
 
     def get_agent_role(self) -> str:
         return self._state.counts.agent_role
@@ -392,13 +400,39 @@ class StreamingResponse(_Common):
         return self
 
     def __next__(self) -> str:
-        # The _ready() loop, inlined: this runs once per chunk.
+        # _ready() and _advance() inlined, and a delta that is a chunk as it is
+        # handed out without the ready queue: this runs once per chunk.
         state = self._state
         while not state.ready:
             if state.ended:
                 state.raise_error()
                 raise StopIteration
-            self._advance()
+            reader = self._reader or self._start()
+            timeout = None
+            since = state.chunker.pending_since
+            if since is not None and state.flush_after:
+                timeout = since + state.flush_after - time.monotonic()
+                if timeout <= 0:
+                    state.flush_buffer()
+                    continue
+            try:
+                event = reader.read(timeout)
+            except StopIteration:
+                self._note_cached()
+                state.end()
+            except LaraFlowAIError as error:
+                state.fail(error)
+            except Exception as error:
+                state.fail(_untyped(error))
+            else:
+                if event is None:
+                    state.flush_buffer()
+                elif type(event) is TextDelta and not self._delay:
+                    chunk = state.apply_text(event.text)
+                    if chunk is not None:
+                        return chunk
+                else:
+                    state.apply(event)
         if self._delay:
             wait = self._last_chunk_at + self._delay - time.monotonic()
             if wait > 0:
@@ -575,13 +609,39 @@ class AsyncStreamingResponse(_Common):
         return self
 
     async def __anext__(self) -> str:
-        # The _ready() loop, inlined: this runs once per chunk.
+        # _ready() and _advance() inlined (a coroutine less per chunk), and a
+        # delta that is a chunk as it is handed out without the ready queue.
         state = self._state
         while not state.ready:
             if state.ended:
                 state.raise_error()
                 raise StopAsyncIteration
-            await self._advance()
+            reader = self._reader or self._start()
+            timeout = None
+            since = state.chunker.pending_since
+            if since is not None and state.flush_after:
+                timeout = since + state.flush_after - time.monotonic()
+                if timeout <= 0:
+                    state.flush_buffer()
+                    continue
+            try:
+                event = await reader.read(timeout)
+            except StopAsyncIteration:
+                self._note_cached()
+                state.end()
+            except LaraFlowAIError as error:
+                state.fail(error)
+            except Exception as error:
+                state.fail(_untyped(error))
+            else:
+                if event is None:
+                    state.flush_buffer()
+                elif type(event) is TextDelta and not self._delay:
+                    chunk = state.apply_text(event.text)
+                    if chunk is not None:
+                        return chunk
+                else:
+                    state.apply(event)
         if self._delay:
             wait = self._last_chunk_at + self._delay - time.monotonic()
             if wait > 0:
