@@ -4,8 +4,9 @@ stream cache and in-flight sharing.
 A request's key is looked up in the flights in progress first (join it: every
 event from the start), then in the store (replay it, with its original delta
 boundaries), and only then sent to the provider. A stream is stored when it
-ended normally with a finish reason other than "length", carried no error or
-warning, and was not cancelled because every reader left.
+ended normally with a final finish reason ("stop", "tool_calls" or
+"content_filter": never "length", "pause" or a word we do not know), carried
+no error or warning, and was not cancelled because every reader left.
 """
 
 from __future__ import annotations
