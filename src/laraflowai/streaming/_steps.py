@@ -296,6 +296,8 @@ class StepReader(_Steps):
         if self._stop.is_set():
             raise reader_cancelled()
         self._next_step(text, results)
+        if self._stop.is_set() and self._reader is not None:  # cancel() came in between
+            self._reader.cancel()
 
     def cancel(self) -> None:
         self._stop.set()
