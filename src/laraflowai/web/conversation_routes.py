@@ -13,7 +13,7 @@ settings are in `conversations.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from .._secrets import redact
 from ._errors import error_response
+from ._wrapped import WrappedEvents
 from .conversations import ConversationStore, StoredConversation, valid_conversation_id
 
 __all__ = ["ConversationRoutes", "find_conversation", "remembered"]
@@ -84,59 +85,34 @@ class ConversationRoutes:
         )
 
 
-class _Remembered:
-    """A producer's events, passed through; when its answer completes, the turn
-    joins the conversation first. Its `cancel()` still reaches the producer."""
-
-    __slots__ = ("_events", "_source")
-
-    def __init__(
-        self,
-        source: AsyncIterator[Mapping[str, Any]],
-        store: ConversationStore,
-        conversation_id: str,
-        question: str,
-    ) -> None:
-        self._source = source
-        self._events = self._remember(store, conversation_id, question)
-
-    def __aiter__(self) -> _Remembered:
-        return self
-
-    def __anext__(self) -> Awaitable[Mapping[str, Any]]:
-        return self._events.__anext__()
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
-
-    def cancel(self, reason: str = "cancelled") -> None:
-        cancel = getattr(self._source, "cancel", None)
-        if cancel is not None:
-            cancel(reason)
-
-    async def _remember(
-        self, store: ConversationStore, conversation_id: str, question: str
-    ) -> AsyncGenerator[Mapping[str, Any], None]:
-        answer: list[str] = []
-        try:
-            async for payload in self._source:
-                kind = payload.get("type")
-                if kind == "chunk":
-                    answer.append(payload["chunk"])
-                elif kind == "complete" and not payload.get("truncated"):
-                    try:
-                        await store.append(conversation_id, question, "".join(answer))
-                    except Exception as error:  # the answer still reaches its reader
-                        logger.warning(
-                            "conversation %s...: the turn was not kept: %s",
-                            conversation_id[:6],
-                            redact(str(error)),
-                        )
-                yield payload
-        finally:
-            close = getattr(self._source, "aclose", None)
-            if close is not None:
-                await close()
+async def _remember(
+    source: AsyncIterator[Mapping[str, Any]],
+    store: ConversationStore,
+    conversation_id: str,
+    question: str,
+) -> AsyncGenerator[Mapping[str, Any], None]:
+    """The source's events; when its answer completes, the turn joins the
+    conversation before the `complete` event is passed on."""
+    answer: list[str] = []
+    try:
+        async for payload in source:
+            kind = payload.get("type")
+            if kind == "chunk":
+                answer.append(payload["chunk"])
+            elif kind == "complete" and not payload.get("truncated"):
+                try:
+                    await store.append(conversation_id, question, "".join(answer))
+                except Exception as error:  # the answer still reaches its reader
+                    logger.warning(
+                        "conversation %s...: the turn was not kept: %s",
+                        conversation_id[:6],
+                        redact(str(error)),
+                    )
+            yield payload
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _no_conversations() -> Response:
@@ -191,4 +167,4 @@ def remembered(
 ) -> AsyncIterator[Mapping[str, Any]]:
     """`events` of an answer to `question`, keeping the turn in the conversation
     once the answer completes (before its `complete` event is passed on)."""
-    return _Remembered(events, store, conversation_id, question)
+    return WrappedEvents(_remember(events, store, conversation_id, question), events)

@@ -17,7 +17,7 @@ semantic conventions' attributes: https://opentelemetry.io/docs/specs/semconv/ge
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._exceptions import ConfigurationError
+from ._wrapped import WrappedEvents
 from .auth import token_matches
 
 __all__ = ["StreamMetrics"]
@@ -72,7 +73,7 @@ class StreamMetrics:
     ) -> AsyncIterator[Mapping[str, Any]]:
         """`events` (a stream's producer), recorded as they pass; its `cancel()`
         (a registry's way to stop a response at once) still reaches it."""
-        return _Observed(self._observe(events, provider, model), events)
+        return WrappedEvents(self._observe(events, provider, model), events)
 
     async def _observe(
         self, events: AsyncIterator[Mapping[str, Any]], provider: str, model: str
@@ -140,30 +141,6 @@ class StreamMetrics:
             return Response("this server needs its API token\n", status_code=401,
                             headers={"WWW-Authenticate": 'Bearer realm="laraflowai"'})  # fmt: skip
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class _Observed:
-    __slots__ = ("_events", "_source")
-
-    def __init__(
-        self, events: AsyncGenerator[Mapping[str, Any], None], source: AsyncIterator[Any]
-    ) -> None:
-        self._events = events
-        self._source = source
-
-    def __aiter__(self) -> _Observed:
-        return self
-
-    def __anext__(self) -> Awaitable[Mapping[str, Any]]:
-        return self._events.__anext__()
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
-
-    def cancel(self, reason: str = "cancelled") -> None:
-        cancel = getattr(self._source, "cancel", None)
-        if cancel is not None:
-            cancel(reason)
 
 
 def _tracer(provider: Any) -> Any:
