@@ -21,7 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._secrets import redact
+from .._types import Message
 from ._errors import error_response
+from ._requests import BadInput
 from ._wrapped import WrappedEvents
 from .conversations import ConversationStore, StoredConversation, valid_conversation_id
 
@@ -157,6 +159,25 @@ async def find_conversation(
             param="conversation_id",
         )
     return found
+
+
+async def conversation_history(
+    store: ConversationStore | None, conversation_id: Any, queued_by: str | None
+) -> list[Message] | Response:
+    """The turns to answer with: none without `conversation_id`, else the
+    stored conversation's, or the error response to send. `queued_by` names
+    the setting that runs this route's streams in workers, where turns are not
+    kept yet."""
+    if conversation_id is None:
+        return []
+    if queued_by is not None:
+        raise BadInput(
+            f"conversations are not kept for streams that run in workers ({queued_by}) yet; "
+            "send the task without conversation_id",
+            "conversation_id",
+        )
+    found = await find_conversation(store, conversation_id)
+    return found if isinstance(found, Response) else found.messages
 
 
 def remembered(

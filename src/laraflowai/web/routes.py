@@ -49,7 +49,7 @@ from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
 from ._settings import WebSettings, parse_include
 from .auth import SESSION_COOKIE, session_value, token_matches
-from .conversation_routes import ConversationRoutes, find_conversation, remembered
+from .conversation_routes import ConversationRoutes, conversation_history, remembered
 from .conversations import ConversationStore
 from .metrics import StreamMetrics
 from .sse import SubscriptionResponse
@@ -144,21 +144,15 @@ class StreamRoutes:
             return await self._follow(wanted, None)
         query = request.query_params
         conversation_id = query.get("conversation_id")
-        history: list[Any] = []
         try:
             task = chat_task(query.get("task"), self.web)
             detail = self._include(query.get("include"))
-            if conversation_id is not None:
-                if self.jobs is not None and self.web.queue_sse:
-                    raise BadInput(
-                        "conversations are not kept for streams that run in workers "
-                        "(LARAFLOWAI_QUEUE_SSE=true) yet; send the task without conversation_id",
-                        "conversation_id",
-                    )
-                found = await find_conversation(self.conversations, conversation_id)
-                if isinstance(found, Response):
-                    return found
-                history = found.messages
+            queued = self.jobs is not None and self.web.queue_sse
+            history = await conversation_history(
+                self.conversations, conversation_id, "LARAFLOWAI_QUEUE_SSE=true" if queued else None
+            )
+            if isinstance(history, Response):
+                return history
             agent = build_agent(
                 self.chat,
                 role=query.get("role"),

@@ -50,7 +50,7 @@ from ._errors import error_response
 from ._requests import BadInput, ChatConfig, build_agent, chat_task
 from ._settings import WebSettings
 from .auth import same_site, token_matches
-from .conversation_routes import find_conversation, remembered
+from .conversation_routes import conversation_history, remembered
 from .conversations import ConversationStore
 from .routes import parse_event_id
 
@@ -125,18 +125,12 @@ class WebSocketRoutes:
                     "channel",
                 )
             conversation_id = body.get("conversation_id")
-            history: list[Any] = []
-            if conversation_id is not None:
-                if self.delivery.jobs is not None:
-                    raise BadInput(
-                        "conversations are not kept for streams that run in workers "
-                        "(LARAFLOWAI_QUEUE=redis) yet; send the task without conversation_id",
-                        "conversation_id",
-                    )
-                found = await find_conversation(self.conversations, conversation_id)
-                if isinstance(found, Response):
-                    return found
-                history = found.messages
+            queued = self.delivery.jobs is not None
+            history = await conversation_history(
+                self.conversations, conversation_id, "LARAFLOWAI_QUEUE=redis" if queued else None
+            )
+            if isinstance(history, Response):
+                return history
             agent = build_agent(
                 self.chat,
                 role=body.get("role"),
