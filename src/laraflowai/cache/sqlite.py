@@ -7,14 +7,13 @@ by wall-clock time, so every process agrees on it.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from .._sqlite import SQLiteFile
 from ._store import CacheError
 
 __all__ = ["SQLiteStore"]
@@ -34,28 +33,12 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
-
-    def _connect(self) -> sqlite3.Connection:
-        # A connection must not cross a fork: the child opens its own.
-        if self._connection is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                connection.execute(statement)
-            self._connection, self._pid = connection, os.getpid()
-        return self._connection
+        self._file = SQLiteFile(self.path, ("PRAGMA synchronous=NORMAL", *_SCHEMA))
 
     def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         try:
-            with self._lock:
-                return work(self._connect())
+            with self._file.connection() as connection:
+                return work(connection)
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"the stream cache at {self.path} could not be used: {exc}") from None
 
@@ -95,7 +78,4 @@ class SQLiteStore:
         return str(self.path)
 
     def close(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None and self._pid == os.getpid():
-            connection.close()
+        self._file.close()

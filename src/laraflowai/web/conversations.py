@@ -24,10 +24,8 @@ user's data directory, shared by every process on the machine) and `redis`
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ import orjson
 
 from .._config import Settings, get_settings, hide_password
 from .._exceptions import ConfigurationError
+from .._sqlite import SQLiteFile
 from .._types import Message
 from ..crew.conversation import DEFAULT_MAX_TURNS
 
@@ -175,26 +174,11 @@ class SQLiteConversations:
     def __init__(self, path: str | Path, settings: ConversationSettings | None = None) -> None:
         self.path = Path(path).expanduser()
         self.settings = settings if settings is not None else ConversationSettings()
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                connection.execute(statement)
-            self._connection, self._pid = connection, os.getpid()
-        return self._connection
+        self._file = SQLiteFile(self.path, _SCHEMA)
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         def locked() -> _T:
-            with self._lock:
-                connection = self._connect()
+            with self._file.connection() as connection:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     result = work(connection)
@@ -281,10 +265,7 @@ class SQLiteConversations:
         return str(self.path)
 
     async def aclose(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None and self._pid == os.getpid():
-            connection.close()
+        self._file.close()
 
 
 # KEYS: the index; ARGV: id, now, ttl, max_conversations, key prefix.
