@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("mode")
     parser.add_argument("--low", type=int, default=2000)
     parser.add_argument("--high", type=int, default=20000)
-    parser.add_argument("extra", nargs="*", help="after --: passed to the script")
-    args = parser.parse_args(argv)
-    low = instructions(args.script, args.mode, args.low, args.extra)
-    high = instructions(args.script, args.mode, args.high, args.extra)
-    per_event = (high - low) / ((args.high - args.low) * _multiplier(args.script, args.extra))
+    args, extra = parser.parse_known_args(argv)  # the rest (after an optional --) is the script's
+    extra = [argument for argument in extra if argument != "--"]
+    low = instructions(args.script, args.mode, args.low, extra)
+    high = instructions(args.script, args.mode, args.high, extra)
+    per_event = (high - low) / ((args.high - args.low) * _multiplier(args.script, extra))
     print(f"{args.script} {args.mode}: {per_event:,.0f} instructions per event")
 
 

@@ -3,6 +3,8 @@ checked with a real SSE client against the app on a loopback port."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 
 from tests.servers import ProviderServer, Sleep, openai_chunks, stream_reply
@@ -91,3 +93,49 @@ def test_keep_alive_comments_flow_while_the_model_is_silent(
     assert len(during_stall) >= 3
     assert set(during_stall) == {"keep-alive"}
     assert kinds[0] == "start" and kinds[-1] == "complete"
+
+
+def test_middleware_added_to_the_app_sees_every_frame(
+    server: ProviderServer, client: httpx2.Client
+) -> None:
+    """create_app's SSE frames skip Starlette's own wrappers of `send`; a
+    middleware the user adds wraps it too, and must still see every byte."""
+    from laraflowai import Settings
+    from laraflowai.web import create_app
+    from tests.conftest import API_KEY
+
+    from .conftest import BASE_ENV
+    from .servers import AppServer
+
+    seen: list[bytes] = []
+
+    class BodyRecorder:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def recording(message: Any) -> None:
+                if message["type"] == "http.response.body":
+                    seen.append(message.get("body", b""))
+                await send(message)
+
+            await self.app(scope, receive, recording)
+
+    server.enqueue(stream_reply(openai_chunks(["Hello", ", wor", "ld"], usage=USAGE)))
+    app = create_app(
+        Settings.from_env(BASE_ENV),
+        provider="openai",
+        base_url=f"{server.url}/v1",
+        api_key=API_KEY,
+    )
+    app.add_middleware(BodyRecorder)
+    served = AppServer(app).start()
+    try:
+        received = read_sse(client, f"{served.url}/api/stream-chat", params={"task": "Hi"})
+    finally:
+        served.stop()
+    assert [payload["type"] for payload in received.payloads] == [
+        "start", "chunk", "chunk", "chunk", "complete",
+    ]  # fmt: skip
+    body = b"".join(seen).decode()
+    assert body.count("\ndata: ") == 5 and '"chunk":"ld"' in body

@@ -19,6 +19,7 @@ __all__ = ["EventLog", "dumps"]
 
 _CHUNK = 0
 _CHUNK_HEAD = b'{"type":"chunk","chunk":'
+_CHUNK_JSON = _CHUNK_HEAD + b"%s}"
 _MAX_END = 2**32 - 1  # ends are 4-byte offsets
 
 
@@ -64,6 +65,18 @@ class EventLog:
         ends.append(len(log))
         self._kinds.append(code)
         return len(ends) - 1, kind, data
+
+    def append_chunk(self, text: str) -> tuple[int, bytes]:
+        """`append(text)` for a plain chunk, the hot path: its index and JSON."""
+        stored = dumps(text)
+        log = self._data
+        if len(log) + len(stored) > _MAX_END:
+            raise ValueError("a stream's event log is limited to 4 GiB")
+        log += stored
+        ends = self._ends
+        ends.append(len(log))
+        self._kinds.append(_CHUNK)
+        return len(ends) - 1, _CHUNK_JSON % stored
 
     def _code(self, kind: Any, payload: object) -> int:
         if not isinstance(kind, str):

@@ -15,6 +15,7 @@ All of it belongs to one event loop: call it from the loop that serves your app.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -202,6 +203,35 @@ class _MemorySubscription(Subscription):
         return f"<Subscription {self.stream_id} cursor={self._cursor}>"
 
 
+class _Ended(Exception):
+    """Raised to the producer by an event of a stream that has ended: stop."""
+
+
+def _fan_out(stream: _Stream, index: int, data: bytes) -> None:
+    """Event `index` to every piped listener. One that has had everything
+    before it and is not waiting for its socket (nearly always all of them)
+    gets it now, encoded once for all that share its framer; the others catch
+    up from the log when their write ends."""
+    framer: Framer | None = None
+    frame = b""
+    ended = stream.status != "running"
+    for pipe in tuple(stream.pipes):
+        if pipe._cursor == index and pipe._writing is None:
+            if pipe._frame is not framer:
+                framer = pipe._frame
+                frame = framer(stream.id, index, data)  # type: ignore[misc]
+            pipe._cursor = index + 1
+            try:
+                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
+            except Exception as error:
+                pipe._failed(error)
+                continue
+            if waiting_on is not WRITTEN:
+                pipe._wait(waiting_on)
+        if ended:
+            pipe._flush()
+
+
 def _wake(stream: _Stream) -> None:
     waiters, stream.waiters = stream.waiters, []
     for waiter in waiters:
@@ -311,12 +341,14 @@ class MemoryStreamRegistry(StreamRegistry):
 
     async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any] | str]) -> None:
         try:
-            async for payload in events:
-                if stream.status != "running":  # ended meanwhile (stop() gave up waiting)
-                    break
-                self._append(stream, payload)
-                if stream.status != "running":
-                    break
+            pump = getattr(events, "pump", None)
+            if pump is not None:  # a producer that pushes (sources.ResponseEvents)
+                await pump(functools.partial(self._push, stream))
+            else:
+                async for payload in events:
+                    self._push(stream, payload)
+        except _Ended:
+            pass
         except asyncio.CancelledError:
             # Cancelled by stop(), abandonment or shutdown: _finalize writes the last event.
             pass
@@ -332,6 +364,22 @@ class MemoryStreamRegistry(StreamRegistry):
             if aclose is not None:
                 await aclose()
 
+    def _push(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
+        """The producer's next event; raises _Ended when the stream has ended
+        (its last event, or stop() that gave up waiting for the producer)."""
+        if stream.status != "running":
+            raise _Ended
+        if type(payload) is str:  # the hot path: a plain chunk
+            index, data = stream.log.append_chunk(payload)
+            if stream.waiters:
+                _wake(stream)
+            if stream.pipes:
+                _fan_out(stream, index, data)
+            return
+        self._append(stream, payload)
+        if stream.status != "running":
+            raise _Ended
+
     def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
         index, kind, data = stream.log.append(payload)
         if kind in TERMINAL_TYPES:
@@ -346,28 +394,7 @@ class MemoryStreamRegistry(StreamRegistry):
         if stream.waiters:
             _wake(stream)
         if stream.pipes:
-            # Each event to every piped listener. One that has had everything
-            # before it and is not waiting for its socket (nearly always all of
-            # them) gets it now, encoded once for all that share its framer; the
-            # others catch up from the log when their write ends.
-            framer: Framer | None = None
-            frame = b""
-            ended = stream.status != "running"
-            for pipe in tuple(stream.pipes):
-                if pipe._cursor == index and pipe._writing is None:
-                    if pipe._frame is not framer:
-                        framer = pipe._frame
-                        frame = framer(stream.id, index, data)  # type: ignore[misc]
-                    pipe._cursor = index + 1
-                    try:
-                        waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
-                    except Exception as error:
-                        pipe._failed(error)
-                        continue
-                    if waiting_on is not WRITTEN:
-                        pipe._wait(waiting_on)
-                if ended:
-                    pipe._flush()
+            _fan_out(stream, index, data)
 
     def _finalize(self, stream: _Stream) -> None:
         """Give a stream whose producer is over its last event, if it has none."""

@@ -21,7 +21,14 @@ the provider's deltas, not coalesced into chunks.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+)
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import LaraFlowAIError, StreamCancelledError
@@ -132,7 +139,7 @@ class ResponseEvents:
     stop) ends the provider request at once through the response's Cancel;
     the events then end without an error event, the canceller writes the end."""
 
-    __slots__ = ("_response", "_max_chars", "_events", "reason")
+    __slots__ = ("_response", "_max_chars", "_detailed", "_events", "reason")
 
     def __init__(
         self,
@@ -142,6 +149,7 @@ class ResponseEvents:
     ) -> None:
         self._response = response
         self._max_chars = max_chars
+        self._detailed = bool(detail)
         # Text alone (the default) reads chunks; only a detailed answer pays for events().
         self._events = self._produce_detailed(detail) if detail else self._produce()
         self.reason: str | None = None
@@ -161,6 +169,51 @@ class ResponseEvents:
     async def aclose(self) -> None:
         await self._events.aclose()
 
+    async def pump(self, append: Callable[[dict[str, Any] | str], object]) -> None:
+        """The same events pushed, each to `append(payload)` in order, a chunk as
+        a plain str: how the in-memory registry runs its producers, one frame
+        for the whole answer instead of a generator step per chunk. An
+        exception from `append` ends the answer (closing the request)."""
+        if self._detailed:
+            async for payload in self._events:
+                append(payload)
+            return
+        response = self._response
+        room = self._max_chars
+        on_chunk: Callable[[str], object] = append
+        if room is not None:
+
+            def on_chunk(chunk: str) -> None:
+                nonlocal room
+                assert room is not None
+                if len(chunk) >= room:  # the output cap: end here, closing the request
+                    if room:
+                        append(chunk[:room])
+                    raise _Capped
+                room -= len(chunk)
+                append(chunk)
+
+        async with response:
+            try:
+                await response.forward(on_chunk)
+            except _Capped:
+                append({"type": "complete", "finish_reason": "length", "truncated": True})
+                return
+            except LaraFlowAIError as error:
+                failure = self._failure(error)
+                if failure is not None:
+                    append(failure)
+                return
+        append(_ended({"type": "complete"}, response.finish_reason, response.usage))
+
+    def _failure(self, error: LaraFlowAIError) -> dict[str, Any] | None:
+        """The event an error ends the answer with (none when our cancel ended it)."""
+        if isinstance(error, StreamCancelledError) and self.reason is not None:
+            return None
+        stats = self._response.get_stats()
+        _log(error, stats["provider"], stats["model"])
+        return public_error(error)
+
     async def _produce(self) -> AsyncGenerator[dict[str, Any], None]:
         response = self._response
         room = self._max_chars
@@ -177,11 +230,9 @@ class ResponseEvents:
                 else:
                     room = None
             except LaraFlowAIError as error:
-                if isinstance(error, StreamCancelledError) and self.reason is not None:
-                    return
-                stats = response.get_stats()
-                _log(error, stats["provider"], stats["model"])
-                yield public_error(error)
+                failure = self._failure(error)
+                if failure is not None:
+                    yield failure
                 return
         if room is not None:
             yield {"type": "complete", "finish_reason": "length", "truncated": True}
@@ -214,16 +265,18 @@ class ResponseEvents:
                 else:
                     room = None
             except LaraFlowAIError as error:
-                if isinstance(error, StreamCancelledError) and self.reason is not None:
-                    return
-                stats = response.get_stats()
-                _log(error, stats["provider"], stats["model"])
-                yield public_error(error)
+                failure = self._failure(error)
+                if failure is not None:
+                    yield failure
                 return
         if room is not None:
             yield {"type": "complete", "finish_reason": "length", "truncated": True}
             return
         yield _ended({"type": "complete"}, response.finish_reason, response.usage)
+
+
+class _Capped(Exception):
+    """The answer reached its `max_chars`."""
 
 
 def response_events(

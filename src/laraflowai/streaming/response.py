@@ -649,6 +649,41 @@ class AsyncStreamingResponse(_Common):
             self._last_chunk_at = time.monotonic()
         return state.take()
 
+    async def forward(self, on_chunk: Callable[[str], object]) -> None:
+        """Read the whole answer, handing each chunk to `on_chunk(chunk)` as it
+        arrives: what `async for chunk in response: on_chunk(chunk)` does, raising
+        as it would, without a coroutine of `__anext__` per chunk (a server's hot
+        path: a delta that is a chunk as it is goes from the read to `on_chunk`
+        in this one frame). An exception from `on_chunk` ends the reading."""
+        state = self._state
+        while True:
+            # The cases __anext__ handles in full: a chunk delay, queued or
+            # partial text (its flush timer), the end.
+            if self._delay or state.ready or state.ended or state.chunker.pending_since:
+                try:
+                    chunk = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                on_chunk(chunk)
+                continue
+            reader = self._reader or self._start()
+            try:
+                event = await reader.read()
+            except StopAsyncIteration:
+                self._note_cached()
+                state.end()
+            except LaraFlowAIError as error:
+                state.fail(error)
+            except Exception as error:
+                state.fail(_untyped(error))
+            else:
+                if type(event) is TextDelta:
+                    text = state.apply_text(event.text)
+                    if text is not None:
+                        on_chunk(text)
+                elif event is not None:
+                    state.apply(event)
+
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
 

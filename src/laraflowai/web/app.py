@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
@@ -34,6 +35,7 @@ from .conversations import ConversationSettings, ConversationStore, open_convers
 from .limits import ClientLimits, LimitSettings, MemoryCounters, RedisCounters
 from .metrics import StreamMetrics
 from .routes import StreamRoutes
+from .sse import SERVER_SEND
 from .websocket import Authorize, WebSocketDelivery, WebSocketRoutes, WebSocketSettings
 
 __all__ = ["create_app"]
@@ -51,6 +53,21 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+class _App(Starlette):
+    """Starlette, telling the SSE responses where the server's own `send` is
+    (sse.SERVER_SEND) as long as every middleware is one of ours, none of
+    which looks at a response body. Middleware added later turns that off."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ours = all(middleware.cls in _OURS for middleware in self.user_middleware)
+        if ours and scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+_OURS: tuple[object, ...] = (TrustedHostMiddleware, ClientLimits, APIGuard)
 
 
 def _registry(web: WebSettings, settings: Settings | None) -> StreamRegistry:
@@ -178,7 +195,7 @@ def create_app(
         if allowed_hosts is not None
         else (["*"] if web.api_token is not None else _LOOPBACK_HOSTS)
     )
-    app = Starlette(
+    app = _App(
         routes=[
             Route("/", page, methods=["GET"]),
             *api.routes(),

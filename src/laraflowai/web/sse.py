@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ..broadcast import Subscription
 
 __all__ = [
+    "SERVER_SEND",
     "SSE_HEADERS",
     "EventStreamResponse",
     "SubscriptionResponse",
@@ -32,6 +33,10 @@ __all__ = [
     "encode_stream_event",
 ]
 
+# Where an app whose middleware never looks at response bodies (create_app's)
+# puts the server's own `send`: the frames go there, past Starlette's two
+# wrappers that only watch for the response's start (a coroutine each per frame).
+SERVER_SEND = "laraflowai.server_send"
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -170,7 +175,7 @@ class _EventStream(Response):
         self.disconnected = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._send = _coroutine_send(send)
+        self._send = _coroutine_send(scope.get(SERVER_SEND, send))
         self._quiet = False  # nothing sent since the keep-alive timer's last tick
         self._keep_alive_send: asyncio.Future[None] | None = None
         await send(

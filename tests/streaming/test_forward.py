@@ -1,0 +1,120 @@
+"""`AsyncStreamingResponse.forward(on_chunk)`: the push form of `async for`.
+
+Servers drive answers this way (the in-memory registry does), so it must hand
+out exactly what iteration hands out, in the same order, whatever the
+buffering, and fail the same way, with the text that arrived kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from laraflowai import Agent, FlowAI, StreamInterruptedError
+from tests.servers import (
+    Drop,
+    Hang,
+    ProviderServer,
+    Sleep,
+    Write,
+    openai_chunks,
+    stream_reply,
+)
+
+DELTAS = ["Stream", "ing ", "is", " push", "ed \u0434\u043e", " you \U0001f680", "."]
+USAGE = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
+
+MakeAgent = Callable[..., Agent]
+
+
+async def iterated(agent: Agent) -> tuple[list[str], dict[str, object]]:
+    async with agent.astream("Go") as response:
+        chunks = [chunk async for chunk in response]
+    return chunks, response.get_stats()
+
+
+async def forwarded(agent: Agent) -> tuple[list[str], dict[str, object]]:
+    chunks: list[str] = []
+    async with agent.astream("Go") as response:
+        await response.forward(chunks.append)
+    return chunks, response.get_stats()
+
+
+@pytest.mark.parametrize(
+    ("shaping", "delay"),
+    [
+        ({"buffer_size": 1}, 0.01),
+        ({"buffer_size": 12}, 0.0),  # coalesced: every byte is there at once
+        ({"buffer_size": 1, "max_chunk_size": 3}, 0.01),  # split, never inside a character
+        ({"buffer_size": 1, "chunk_delay": 1}, 0.01),
+    ],
+    ids=["as-is", "coalesced", "split", "delayed"],
+)
+async def test_forward_hands_out_what_iteration_does(
+    server: ProviderServer,
+    make_agent: MakeAgent,
+    async_clients: None,
+    shaping: dict[str, int],
+    delay: float,
+) -> None:
+    FlowAI.configure(**shaping)
+    agent = make_agent()
+    results = []
+    for read in (iterated, forwarded):
+        server.enqueue(stream_reply(openai_chunks(DELTAS, usage=USAGE), split=7, delay=delay))
+        results.append(await read(agent))
+    (by_iteration, iteration_stats), (by_forward, forward_stats) = results
+    assert "".join(by_forward) == "".join(DELTAS)
+    assert by_forward == by_iteration
+    for key in ("chunk_count", "content_length", "input_tokens", "output_tokens", "is_complete"):
+        assert forward_stats[key] == iteration_stats[key], key
+    assert forward_stats["finish_reason"] == "stop" and forward_stats["is_complete"] is True
+
+
+async def test_a_partial_chunk_is_forwarded_when_its_flush_interval_passes(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    FlowAI.configure(buffer_size=50, flush_interval=20)
+    events = openai_chunks(["Hel", "lo", " there"], usage=USAGE)
+    server.enqueue(stream_reply(events[:2], then=[Sleep(0.5), *map(Write, events[2:])]))
+    arrived: list[tuple[str, float]] = []
+    started = time.monotonic()
+    async with make_agent().astream("Go") as response:
+        await response.forward(lambda chunk: arrived.append((chunk, time.monotonic() - started)))
+    assert [chunk for chunk, _ in arrived] == ["Hello", " there"]
+    assert arrived[0][1] < 0.4  # by the timer, not when the rest came
+    assert response.is_complete()
+
+
+async def test_a_dropped_stream_raises_with_the_forwarded_text_kept(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    FlowAI.configure(buffer_size=1, max_retries=0)
+    server.enqueue(stream_reply(openai_chunks(DELTAS)[:3], delay=0.01, then=[Drop()]))
+    chunks: list[str] = []
+    async with make_agent().astream("Go") as response:
+        with pytest.raises(StreamInterruptedError) as raised:
+            await response.forward(chunks.append)
+    assert chunks == DELTAS[:3]
+    assert raised.value.partial_content == "".join(chunks)
+    assert not response.is_complete()
+
+
+async def test_an_error_from_on_chunk_ends_the_reading_and_the_request(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    class Enough(Exception):
+        pass
+
+    def on_chunk(chunk: str) -> None:
+        raise Enough(chunk)
+
+    FlowAI.configure(buffer_size=1)
+    server.enqueue(stream_reply(openai_chunks(DELTAS)[:2], then=[Hang()]))
+    async with make_agent().astream("Go") as response:
+        with pytest.raises(Enough, match="Stream"):
+            await response.forward(on_chunk)
+    assert server.wait_for_disconnect(0, timeout=2)
+    assert not response.is_complete()
