@@ -118,3 +118,24 @@ async def test_an_error_from_on_chunk_ends_the_reading_and_the_request(
             await response.forward(on_chunk)
     assert server.wait_for_disconnect(0, timeout=2)
     assert not response.is_complete()
+
+
+@pytest.mark.parametrize(
+    ("max_chars", "out"),
+    [(10, "Streaming "), (9, "Streaming"), (6, "Stream"), (200, "".join(DELTAS))],
+)
+async def test_max_chars_ends_the_reading_with_the_last_chunk_cut_to_fit(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None, max_chars: int, out: str
+) -> None:
+    FlowAI.configure(buffer_size=1)
+    whole = max_chars >= len("".join(DELTAS))
+    # A cut answer must close a request that would never end by itself.
+    reply = openai_chunks(DELTAS) if whole else openai_chunks(DELTAS[:3])
+    server.enqueue(stream_reply(reply, then=[] if whole else [Hang()]))
+    chunks: list[str] = []
+    async with make_agent().astream("Go") as response:
+        cut = await response.forward(chunks.append, max_chars)
+    assert "".join(chunks) == out
+    assert cut is not whole
+    if cut:
+        assert server.wait_for_disconnect(0, timeout=2)

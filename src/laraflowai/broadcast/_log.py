@@ -70,11 +70,13 @@ class EventLog:
         """`append(text)` for a plain chunk, the hot path: its index and JSON."""
         stored = dumps(text)
         log = self._data
-        if len(log) + len(stored) > _MAX_END:
-            raise ValueError("a stream's event log is limited to 4 GiB")
         log += stored
         ends = self._ends
-        ends.append(len(log))
+        try:
+            ends.append(len(log))
+        except OverflowError:  # an end past 4 GiB: checked here, at no cost per chunk
+            del log[-len(stored) :]
+            raise ValueError("a stream's event log is limited to 4 GiB") from None
         self._kinds.append(_CHUNK)
         return len(ends) - 1, _CHUNK_JSON % stored
 

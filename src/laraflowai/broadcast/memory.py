@@ -373,8 +373,23 @@ class MemoryStreamRegistry(StreamRegistry):
             index, data = stream.log.append_chunk(payload)
             if stream.waiters:
                 _wake(stream)
-            if stream.pipes:
-                _fan_out(stream, index, data)
+            pipes = stream.pipes
+            if len(pipes) != 1:
+                if pipes:
+                    _fan_out(stream, index, data)
+                return
+            # One listener, nearly always: _fan_out's work for it, inline.
+            pipe = pipes[0]
+            if pipe._cursor != index or pipe._writing is not None:
+                return
+            pipe._cursor = index + 1
+            try:
+                waiting_on = pipe._writes.send(pipe._frame(stream.id, index, data))  # type: ignore[misc,union-attr]
+            except Exception as error:
+                pipe._failed(error)
+                return
+            if waiting_on is not WRITTEN:
+                pipe._wait(waiting_on)
             return
         self._append(stream, payload)
         if stream.status != "running":

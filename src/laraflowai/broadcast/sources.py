@@ -179,30 +179,16 @@ class ResponseEvents:
                 append(payload)
             return
         response = self._response
-        room = self._max_chars
-        on_chunk: Callable[[str], object] = append
-        if room is not None:
-
-            def on_chunk(chunk: str) -> None:
-                nonlocal room
-                assert room is not None
-                if len(chunk) >= room:  # the output cap: end here, closing the request
-                    if room:
-                        append(chunk[:room])
-                    raise _Capped
-                room -= len(chunk)
-                append(chunk)
-
         async with response:
             try:
-                await response.forward(on_chunk)
-            except _Capped:
-                append({"type": "complete", "finish_reason": "length", "truncated": True})
-                return
+                cut = await response.forward(append, self._max_chars)
             except LaraFlowAIError as error:
                 failure = self._failure(error)
                 if failure is not None:
                     append(failure)
+                return
+            if cut:  # the output cap: end here, closing the request
+                append({"type": "complete", "finish_reason": "length", "truncated": True})
                 return
         append(_ended({"type": "complete"}, response.finish_reason, response.usage))
 
@@ -273,10 +259,6 @@ class ResponseEvents:
             yield {"type": "complete", "finish_reason": "length", "truncated": True}
             return
         yield _ended({"type": "complete"}, response.finish_reason, response.usage)
-
-
-class _Capped(Exception):
-    """The answer reached its `max_chars`."""
 
 
 def response_events(

@@ -649,13 +649,18 @@ class AsyncStreamingResponse(_Common):
             self._last_chunk_at = time.monotonic()
         return state.take()
 
-    async def forward(self, on_chunk: Callable[[str], object]) -> None:
+    async def forward(
+        self, on_chunk: Callable[[str], object], max_chars: int | None = None
+    ) -> bool:
         """Read the whole answer, handing each chunk to `on_chunk(chunk)` as it
         arrives: what `async for chunk in response: on_chunk(chunk)` does, raising
         as it would, without a coroutine of `__anext__` per chunk (a server's hot
         path: a delta that is a chunk as it is goes from the read to `on_chunk`
-        in this one frame). An exception from `on_chunk` ends the reading."""
+        in this one frame). An exception from `on_chunk` ends the reading.
+        With `max_chars`, the reading ends once that many characters are out
+        (the chunk that reaches it cut to fit): True when it ended so."""
         state = self._state
+        room = max_chars
         while True:
             # The cases __anext__ handles in full: a chunk delay, queued or
             # partial text (its flush timer), the end.
@@ -663,26 +668,36 @@ class AsyncStreamingResponse(_Common):
                 try:
                     chunk = await self.__anext__()
                 except StopAsyncIteration:
-                    return
-                on_chunk(chunk)
-                continue
-            reader = self._reader or self._start()
-            try:
-                event = await reader.read()
-            except StopAsyncIteration:
-                self._note_cached()
-                state.end()
-            except LaraFlowAIError as error:
-                state.fail(error)
-            except Exception as error:
-                state.fail(_untyped(error))
+                    return False
             else:
-                if type(event) is TextDelta:
-                    text = state.apply_text(event.text)
-                    if text is not None:
-                        on_chunk(text)
-                elif event is not None:
-                    state.apply(event)
+                reader = self._reader or self._start()
+                try:
+                    event = await reader.read()
+                except StopAsyncIteration:
+                    self._note_cached()
+                    state.end()
+                    continue
+                except LaraFlowAIError as error:
+                    state.fail(error)
+                    continue
+                except Exception as error:
+                    state.fail(_untyped(error))
+                    continue
+                if type(event) is not TextDelta:
+                    if event is not None:
+                        state.apply(event)
+                    continue
+                text = state.apply_text(event.text)
+                if text is None:
+                    continue
+                chunk = text
+            if room is not None:
+                if len(chunk) >= room:
+                    if room:
+                        on_chunk(chunk[:room])
+                    return True
+                room -= len(chunk)
+            on_chunk(chunk)
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
