@@ -139,7 +139,7 @@ class ResponseEvents:
     stop) ends the provider request at once through the response's Cancel;
     the events then end without an error event, the canceller writes the end."""
 
-    __slots__ = ("_response", "_max_chars", "_detailed", "_events", "reason")
+    __slots__ = ("_response", "_max_chars", "_detail", "_events", "reason")
 
     def __init__(
         self,
@@ -149,16 +149,22 @@ class ResponseEvents:
     ) -> None:
         self._response = response
         self._max_chars = max_chars
-        self._detailed = bool(detail)
-        # Text alone (the default) reads chunks; only a detailed answer pays for events().
-        self._events = self._produce_detailed(detail) if detail else self._produce()
+        self._detail = detail
+        # Made on the first __anext__: pump() (the in-memory registry's way) needs none.
+        self._events: AsyncGenerator[dict[str, Any], None] | None = None
         self.reason: str | None = None
 
     def __aiter__(self) -> ResponseEvents:
         return self
 
     def __anext__(self) -> Awaitable[dict[str, Any]]:
-        return self._events.__anext__()
+        events = self._events
+        if events is None:
+            # Text alone (the default) reads chunks; only a detailed answer pays for events().
+            detail = self._detail
+            events = self._produce_detailed(detail) if detail else self._produce()
+            self._events = events
+        return events.__anext__()
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Stop now, from any task of the event loop."""
@@ -167,15 +173,16 @@ class ResponseEvents:
         self._response.cancel()
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        if self._events is not None:
+            await self._events.aclose()
 
     async def pump(self, append: Callable[[dict[str, Any] | str], object]) -> None:
         """The same events pushed, each to `append(payload)` in order, a chunk as
         a plain str: how the in-memory registry runs its producers, one frame
         for the whole answer instead of a generator step per chunk. An
         exception from `append` ends the answer (closing the request)."""
-        if self._detailed:
-            async for payload in self._events:
+        if self._detail:
+            async for payload in self:
                 append(payload)
             return
         response = self._response

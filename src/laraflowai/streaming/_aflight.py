@@ -110,6 +110,7 @@ async def aiter_list(events: list[Event]) -> AsyncIterator[Event]:
 
 class AsyncFlightReader:
     __slots__ = ("_flight", "_next", "_left", "_cancelled", "__weakref__")
+    direct = None  # see DirectAsyncReader.direct
 
     def __init__(self, flight: AsyncFlight) -> None:
         self._flight = flight
@@ -199,7 +200,7 @@ class DirectAsyncReader:
     sharing this reader's Cancel.
     """
 
-    __slots__ = ("_open", "_events", "_direct", "_rest", "_cancel")
+    __slots__ = ("_open", "_events", "direct", "_rest", "_cancel")
     cached = False
 
     def __init__(self, upstream: Callable[[Cancel], Awaitable[AsyncIterator[Event]]]) -> None:
@@ -209,13 +210,14 @@ class DirectAsyncReader:
         # (`_source`'s current attempt, once no retry can follow). Awaiting its
         # own awaitable runs no code of ours per event: about 1,200 instructions
         # less than a coroutine here and the upstream's __anext__ (bench/).
-        self._direct: AsyncIterator[Event] | None = None
+        # A response reading without a deadline awaits `anext(direct)` itself.
+        self.direct: AsyncIterator[Event] | None = None
         self._rest: AsyncFlightReader | None = None
         self._cancel = Cancel()
 
     def read(self, timeout: float | None = None) -> Awaitable[Event | None]:
         """What AsyncFlightReader.read() returns, to await."""
-        direct = self._direct
+        direct = self.direct
         if direct is not None and timeout is None:
             return anext(direct)
         return self._read(timeout)
@@ -230,9 +232,9 @@ class DirectAsyncReader:
             events = self._events = await self._open(self._cancel)
         if timeout is None:
             event = await anext(events)
-            self._direct = getattr(events, "settled", None)
+            self.direct = getattr(events, "settled", None)
             return event
-        self._direct = None  # from now on the producer task reads
+        self.direct = None  # from now on the producer task reads
 
         async def rest(cancel: Cancel) -> AsyncIterator[Event]:
             return events

@@ -316,6 +316,7 @@ class AsyncStepReader(_Steps):
     """The async twin of StepReader: a step's calls run as tasks."""
 
     __slots__ = ("_cancelled", "_running")
+    direct = None  # see DirectAsyncReader.direct
 
     _reader: AsyncFlightReader | DirectAsyncReader | None
 

@@ -671,8 +671,10 @@ class AsyncStreamingResponse(_Common):
                     return False
             else:
                 reader = self._reader or self._start()
+                direct = reader.direct
                 try:
-                    event = await reader.read()
+                    # anext(direct) is what reader.read() returns, without its frame.
+                    event = await (reader.read() if direct is None else anext(direct))
                 except StopAsyncIteration:
                     self._note_cached()
                     state.end()
