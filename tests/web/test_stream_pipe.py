@@ -46,6 +46,51 @@ def test_the_log_gives_back_every_payload_exactly() -> None:
     assert log.payload(1) == '{"type":"chunk","chunk":"Привіт, "}'.encode()
 
 
+def test_any_event_of_a_long_log_is_found_and_read_back_exactly() -> None:
+    """Events past the first 32 are found from the offset kept every 32 events;
+    text with newlines, quotes and any character never breaks a line apart."""
+    log = EventLog()
+    expected: list[tuple[str, dict[str, Any]]] = []
+    texts = ["line\none\r\n", '"quoted"', "\u2028\u2029 \U0001f680", "", "\x00\x1f", "ok"]
+    for index in range(200):
+        payload: dict[str, Any]
+        if index % 7 == 3:
+            payload = {"type": f"kind-{index % 5}", "n": index, "text": texts[index % len(texts)]}
+        else:
+            payload = {"type": "chunk", "chunk": texts[index % len(texts)] * (index % 3)}
+        assert log.append(payload if index % 2 else payload.get("chunk", payload))[0] == index
+        expected.append((payload["type"], payload))
+    assert len(log) == 200
+    for index in (0, 31, 32, 33, 63, 64, 199, 150, 1):
+        kind, payload = expected[index]
+        assert log.kind(index) == kind
+        assert json.loads(log.payload(index)) == payload
+    entries = log.entries(29, 200)
+    assert [index for index, _, _ in entries] == list(range(29, 200))
+    assert [(kind, json.loads(data)) for _, kind, data in entries] == expected[29:]
+    with pytest.raises(IndexError):
+        log.payload(200)
+    # A chunk costs its JSON string and a newline; anything else a byte more.
+    assert len(log._data) == sum(
+        len(
+            json.dumps(
+                p["chunk"] if k == "chunk" else p, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+        )
+        + (1 if k == "chunk" else 2)
+        for k, p in expected
+    )
+
+
+def test_a_log_holds_up_to_128_event_types() -> None:
+    log = EventLog()
+    for number in range(128):
+        log.append({"type": f"t{number}"})
+    with pytest.raises(ValueError, match="at most 128 event types"):
+        log.append({"type": "one-too-many"})
+    assert len(log) == 128 and log.kind(127) == "t127"
+
+
 def test_a_str_is_a_plain_chunk_stored_and_read_back_as_one() -> None:
     log = EventLog()
     assert log.append("tok ") == (0, "chunk", b'{"type":"chunk","chunk":"tok "}')

@@ -1,10 +1,15 @@
-"""A stream's event log, compact: one bytearray of JSON payloads and their ends.
+"""A stream's event log, compact: one bytearray of JSON payloads, a line each.
 
 A stream keeps every event it produced for as long as it can be resumed, so
 what an event costs to keep bounds how many streams a process holds. An
-object per event costs about 200 bytes; here an event costs its JSON plus 5
-bytes, and a plain chunk (`{"type": "chunk", "chunk": ...}`, nearly all of a
-chat) only its JSON string: its envelope is added back when it is read.
+object per event costs about 200 bytes. Here a plain chunk (`{"type":
+"chunk", "chunk": ...}`, nearly all of a chat) costs its JSON string and the
+newline that ends it (compact JSON never holds one): its envelope is added back
+when it is read. Any other event costs its JSON, the newline and one byte
+before it naming its type (never a byte a JSON document starts with). The
+offset of every 32nd event is kept, so finding one skips at most 31 lines, in C.
+Nothing is ever moved or indexed per event: the cost of a chunk is its JSON
+plus a byte, and the log grows by what it holds, not by twice that.
 """
 
 from __future__ import annotations
@@ -17,25 +22,29 @@ from orjson import dumps  # compact JSON as UTF-8
 
 __all__ = ["EventLog", "dumps"]
 
-_CHUNK = 0
 _CHUNK_HEAD = b'{"type":"chunk","chunk":'
 _CHUNK_JSON = _CHUNK_HEAD + b"%s}"
-_MAX_END = 2**32 - 1  # ends are 4-byte offsets
+_QUOTE = ord('"')  # a line that starts with one is a plain chunk's JSON string
+_NEWLINE = ord("\n")
+_TYPE_BYTE = 0x80  # + a type's number: the first byte of any other event's line
+_MAX_TYPES = 0x80
+_STRIDE_BITS = 5  # the offset of every 32nd event is kept
+_STRIDE = 1 << _STRIDE_BITS
 
 
 class EventLog:
     """Append-only; event `i`'s JSON is `payload(i)`, its type `kind(i)`."""
 
-    __slots__ = ("_data", "_ends", "_kinds", "_names")
+    __slots__ = ("_data", "_marks", "_count", "_names")
 
     def __init__(self) -> None:
         self._data = bytearray()
-        self._ends = array("I")
-        self._kinds = bytearray()
-        self._names: list[str] = ["chunk"]
+        self._marks = array("Q")  # where events 0, 32, 64, ... start
+        self._count = 0
+        self._names: list[str] = []
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return self._count
 
     def append(self, payload: Mapping[str, Any] | str) -> tuple[int, str, bytes]:
         """Store one event (a str is a plain chunk); returns its index, type and
@@ -50,58 +59,79 @@ class EventLog:
             and isinstance(text := payload.get("chunk"), str)
         ):
             text = None
-        if text is None:
-            code = self._code(kind, payload)
-            stored = data = dumps(payload)
-        else:
-            code = _CHUNK
-            stored = dumps(text)
-            data = _CHUNK_HEAD + stored + b"}"
+        if text is not None:
+            index, data = self.append_chunk(text)
+            return index, "chunk", data
+        code = self._code(kind, payload)
+        data = dumps(payload)
+        index = self._count
         log = self._data
-        if len(log) + len(stored) > _MAX_END:
-            raise ValueError("a stream's event log is limited to 4 GiB")
-        log += stored
-        ends = self._ends
-        ends.append(len(log))
-        self._kinds.append(code)
-        return len(ends) - 1, kind, data
+        if not index & (_STRIDE - 1):
+            self._marks.append(len(log))
+        log.append(_TYPE_BYTE + code)
+        log += data
+        log.append(_NEWLINE)
+        self._count = index + 1
+        return index, kind, data
 
     def append_chunk(self, text: str) -> tuple[int, bytes]:
         """`append(text)` for a plain chunk, the hot path: its index and JSON."""
         stored = dumps(text)
+        index = self._count
         log = self._data
+        if not index & (_STRIDE - 1):
+            self._marks.append(len(log))
         log += stored
-        ends = self._ends
-        try:
-            ends.append(len(log))
-        except OverflowError:  # an end past 4 GiB: checked here, at no cost per chunk
-            del log[-len(stored) :]
-            raise ValueError("a stream's event log is limited to 4 GiB") from None
-        self._kinds.append(_CHUNK)
-        return len(ends) - 1, _CHUNK_JSON % stored
+        log.append(_NEWLINE)
+        self._count = index + 1
+        return index, _CHUNK_JSON % stored
 
     def _code(self, kind: Any, payload: object) -> int:
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
         names = self._names
         try:
-            return names.index(kind, 1)
+            return names.index(kind)
         except ValueError:
-            if len(names) == 256:
-                raise ValueError("a stream can have at most 255 event types") from None
+            if len(names) == _MAX_TYPES:
+                raise ValueError(f"a stream can have at most {_MAX_TYPES} event types") from None
             names.append(kind)
             return len(names) - 1
 
+    def _start(self, index: int) -> int:
+        """Where event `index`'s line starts."""
+        if not 0 <= index < self._count:
+            raise IndexError(f"no event {index} in a log of {self._count}")
+        data, start = self._data, self._marks[index >> _STRIDE_BITS]
+        for _ in range(index & (_STRIDE - 1)):
+            start = data.index(_NEWLINE, start) + 1
+        return start
+
+    def _read(self, start: int) -> tuple[str, bytes, int]:
+        """The event whose line starts at `start`: its type, JSON and the next line's start."""
+        data = self._data
+        end = data.index(_NEWLINE, start)
+        first = data[start]
+        if first == _QUOTE:
+            return "chunk", _CHUNK_HEAD + data[start:end] + b"}", end + 1
+        return self._names[first - _TYPE_BYTE], bytes(data[start + 1 : end]), end + 1
+
     def kind(self, index: int) -> str:
-        return self._names[self._kinds[index]]
+        return self._read(self._start(index))[0]
 
     def payload(self, index: int) -> bytes:
-        start = self._ends[index - 1] if index else 0
-        if self._kinds[index] == _CHUNK:
-            return _CHUNK_HEAD + self._data[start : self._ends[index]] + b"}"
-        return bytes(self._data[start : self._ends[index]])
+        return self._read(self._start(index))[1]
+
+    def entries(self, start: int, stop: int) -> list[tuple[int, str, bytes]]:
+        """(index, type, JSON) of events `start` to `stop` (excluded), in one pass."""
+        if start >= stop:
+            return []
+        read, line = self._read, self._start(start)
+        entries = []
+        for index in range(start, stop):
+            kind, payload, line = read(line)
+            entries.append((index, kind, payload))
+        return entries
 
     def payloads(self, start: int, stop: int) -> list[bytes]:
-        if stop - start == 1:
-            return [self.payload(start)]
-        return [self.payload(index) for index in range(start, stop)]
+        return [payload for _, _, payload in self.entries(start, stop)]

@@ -104,7 +104,7 @@ class _MemorySubscription(Subscription):
             start, end = self._cursor, len(log)
             if start < end:
                 self._cursor = end
-                return [StreamEntry(i, log.kind(i), log.payload(i)) for i in range(start, end)]
+                return [StreamEntry(*entry) for entry in log.entries(start, end)]
             if stream.status != "running":
                 return []
             waiter = asyncio.get_running_loop().create_future()
@@ -167,7 +167,9 @@ class _MemorySubscription(Subscription):
             self._cursor = end
             frame, log, stream_id = self._frame, stream.log, stream.id
             assert frame is not None
-            self._send(b"".join(frame(stream_id, i, log.payload(i)) for i in range(start, end)))
+            self._send(
+                b"".join(frame(stream_id, i, data) for i, _, data in log.entries(start, end))
+            )
             if self._writing is not None or piped.done():
                 return
         if stream.status != "running":
