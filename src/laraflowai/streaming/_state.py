@@ -194,21 +194,13 @@ class StreamState:
         ):
             self.ready.extend(chunker.feed(text))
             return None
-        # take()'s bookkeeping, repeated: a call less per chunk.
-        counts = self.counts
-        if counts.first_chunk_at is None:
-            counts.first_chunk_at = time.perf_counter()
-        content, self._text = self._text, ""
-        content += text
-        self._text = content
-        counts.chunk_count += 1
-        if self.callbacks:
-            for callback in self.callbacks:
-                callback(text, content)
-        return text
+        return self.hand_out(text)
 
     def take(self) -> str:
-        chunk = self.ready.pop(0)
+        return self.hand_out(self.ready.pop(0))
+
+    def hand_out(self, chunk: str) -> str:
+        """`chunk` goes out: counted, added to the content, shown to the callbacks."""
         counts = self.counts
         if counts.first_chunk_at is None:
             counts.first_chunk_at = time.perf_counter()

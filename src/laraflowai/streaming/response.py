@@ -660,13 +660,14 @@ class AsyncStreamingResponse(_Common):
         With `max_chars`, the reading ends once that many characters are out
         (the chunk that reaches it cut to fit): True when it ended so."""
         state = self._state
+        chunker = state.chunker
         room = max_chars
         while True:
             # The cases __anext__ handles in full: a chunk delay, queued or
             # partial text (its flush timer), the end.
-            if self._delay or state.ready or state.ended or state.chunker.pending_since:
+            if self._delay or state.ready or state.ended or chunker.pending_since:
                 try:
-                    chunk = await self.__anext__()
+                    text = await self.__anext__()
                 except StopAsyncIteration:
                     return False
             else:
@@ -689,17 +690,19 @@ class AsyncStreamingResponse(_Common):
                     if event is not None:
                         state.apply(event)
                     continue
-                text = state.apply_text(event.text)
-                if text is None:
+                text = event.text
+                if not chunker.min_chars <= len(text) <= chunker.max_chars:
+                    state.ready.extend(chunker.feed(text))
                     continue
-                chunk = text
+                # A chunk as it is: what apply_text() does, its other checks done above.
+                state.hand_out(text)
             if room is not None:
-                if len(chunk) >= room:
+                if len(text) >= room:
                     if room:
-                        on_chunk(chunk[:room])
+                        on_chunk(text[:room])
                     return True
-                room -= len(chunk)
-            on_chunk(chunk)
+                room -= len(text)
+            on_chunk(text)
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
