@@ -263,8 +263,14 @@ class MemoryStreamRegistry(StreamRegistry):
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
         self._append(stream, {"type": "start", "stream_id": stream_id, **(meta or {})})
-        task = asyncio.create_task(self._run(stream, events), name=f"laraflowai-{stream_id}")
-        task.add_done_callback(lambda _: self._finalize(stream))
+        pump = getattr(events, "pump", None)
+        if pump is not None:  # a producer that pushes (sources.ResponseEvents)
+            # The task runs it as it is: an await level less per event than _run.
+            work = pump(functools.partial(self._push, stream))
+        else:
+            work = self._run(stream, events)
+        task = asyncio.create_task(work, name=f"laraflowai-{stream_id}")
+        task.add_done_callback(functools.partial(self._producer_done, stream))
         stream.task = task
         stream.events = events
         return stream_id
@@ -343,28 +349,26 @@ class MemoryStreamRegistry(StreamRegistry):
 
     async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any] | str]) -> None:
         try:
-            pump = getattr(events, "pump", None)
-            if pump is not None:  # a producer that pushes (sources.ResponseEvents)
-                await pump(functools.partial(self._push, stream))
-            else:
-                async for payload in events:
-                    self._push(stream, payload)
-        except _Ended:
-            pass
-        except asyncio.CancelledError:
-            # Cancelled by stop(), abandonment or shutdown: _finalize writes the last event.
-            pass
-        except Exception:
-            logger.exception("stream %s: the producer failed", stream.id)
-            if stream.status == "running":
-                self._append(
-                    stream,
-                    {"type": "error", "message": "The answer could not be completed."},
-                )
+            async for payload in events:
+                self._push(stream, payload)
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    def _producer_done(self, stream: _Stream, task: asyncio.Task[None]) -> None:
+        # Cancelled by stop(), abandonment or shutdown, or ended by _push: _finalize
+        # writes the last event, if the producer did not.
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None and not isinstance(error, _Ended):
+                logger.error("stream %s: the producer failed", stream.id, exc_info=error)
+                if stream.status == "running":
+                    self._append(
+                        stream,
+                        {"type": "error", "message": "The answer could not be completed."},
+                    )
+        self._finalize(stream)
 
     def _push(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
         """The producer's next event; raises _Ended when the stream has ended

@@ -661,6 +661,7 @@ class AsyncStreamingResponse(_Common):
         (the chunk that reaches it cut to fit): True when it ended so."""
         state = self._state
         chunker = state.chunker
+        smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
         room = max_chars
         while True:
             # The cases __anext__ handles in full: a chunk delay, queued or
@@ -691,11 +692,11 @@ class AsyncStreamingResponse(_Common):
                         state.apply(event)
                     continue
                 text = event.text
-                if not chunker.min_chars <= len(text) <= chunker.max_chars:
+                if not smallest <= len(text) <= largest:
                     state.ready.extend(chunker.feed(text))
                     continue
                 # A chunk as it is: what apply_text() does, its other checks done above.
-                state.hand_out(text)
+                hand_out(text)
             if room is not None:
                 if len(text) >= room:
                     if room:
