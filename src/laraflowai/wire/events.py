@@ -25,18 +25,32 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class TextDelta:
     """A piece of the answer text."""
 
     text: str
 
+    def __init__(self, text: str) -> None:
+        # What a frozen dataclass's __init__ does, through the slot itself: one
+        # is made per delta, and object.__setattr__ costs a quarter more.
+        _set_text(self, text)
 
-@dataclass(frozen=True, slots=True)
+
+_set_text = vars(TextDelta)["text"].__set__
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ReasoningDelta:
     """A piece of the model's reasoning ("thinking"), never part of the answer."""
 
     text: str
+
+    def __init__(self, text: str) -> None:
+        _set_reasoning(self, text)  # as TextDelta's
+
+
+_set_reasoning = vars(ReasoningDelta)["text"].__set__
 
 
 @dataclass(frozen=True, slots=True)
