@@ -139,3 +139,31 @@ async def test_max_chars_ends_the_reading_with_the_last_chunk_cut_to_fit(
     assert cut is not whole
     if cut:
         assert server.wait_for_disconnect(0, timeout=2)
+
+
+async def test_keep_text_false_leaves_the_content_to_the_caller_and_still_counts_it(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    FlowAI.configure(buffer_size=1)
+    server.enqueue(stream_reply(openai_chunks(DELTAS, usage=USAGE)))
+    chunks: list[str] = []
+    async with make_agent().astream("Go") as response:
+        assert await response.forward(chunks.append, keep_text=False) is False
+    assert "".join(chunks) == "".join(DELTAS)
+    assert response.partial_content == ""
+    assert response.get_content_length() == len("".join(DELTAS))
+    stats = response.get_stats()
+    assert stats["content_length"] == len("".join(DELTAS))
+    assert stats["chunk_count"] == len(DELTAS) and stats["is_complete"] is True
+
+
+async def test_keep_text_false_keeps_it_for_callbacks_that_read_it(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    FlowAI.configure(buffer_size=1)
+    server.enqueue(stream_reply(openai_chunks(DELTAS)))
+    seen: list[str] = []
+    async with make_agent().astream("Go") as response:
+        response.on_chunk(lambda chunk, content: seen.append(content))
+        await response.forward(lambda chunk: None, keep_text=False)
+    assert response.partial_content == "".join(DELTAS) == seen[-1]

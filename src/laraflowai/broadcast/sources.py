@@ -188,7 +188,8 @@ class ResponseEvents:
         response = self._response
         async with response:
             try:
-                cut = await response.forward(append, self._max_chars)
+                # The registry's log keeps the text: the response need not.
+                cut = await response.forward(append, self._max_chars, keep_text=False)
             except LaraFlowAIError as error:
                 failure = self._failure(error)
                 if failure is not None:

@@ -84,7 +84,7 @@ class StreamState:
     __slots__ = (
         "counts", "streaming", "chunker", "ready", "callbacks", "_text", "usage", "finish",
         "reasoning", "tool_calls", "tool_results", "provider_tools", "warnings", "ended",
-        "error", "error_raised", "closed", "flush_after", "answer_start",
+        "error", "error_raised", "closed", "flush_after", "answer_start", "kept", "unkept",
     )  # fmt: skip
 
     def __init__(
@@ -105,6 +105,10 @@ class StreamState:
         self.ready: list[str] = []  # a deque costs 600 bytes; this holds a chunk or two
         self.callbacks = list(callbacks or ())
         self._text = ""
+        # False: chunks go out without being added to the content (a server
+        # that keeps them elsewhere); `unkept` counts their characters.
+        self.kept = True
+        self.unkept = 0
         self.usage: Usage | None = None
         self.finish: Finished | None = None
         self.reasoning: list[str] = []
@@ -204,13 +208,16 @@ class StreamState:
         counts = self.counts
         if counts.first_chunk_at is None:
             counts.first_chunk_at = time.perf_counter()
+        counts.chunk_count += 1
+        if not self.kept:
+            self.unkept += len(chunk)
+            return chunk
         # Grow the text in place: with the attribute cleared, `+=` on the only
         # reference lets CPython extend the string instead of copying it, so a
         # long answer costs O(n), not O(n^2), even with callbacks reading it.
         text, self._text = self._text, ""
         text += chunk
         self._text = text
-        counts.chunk_count += 1
         if self.callbacks:
             for callback in self.callbacks:
                 callback(chunk, text)
@@ -265,10 +272,10 @@ class StreamState:
             provider=counts.provider,
             model=counts.model,
             chunk_count=counts.chunk_count,
-            content_length=len(self._text),
+            content_length=len(self._text) + self.unkept,
             time_to_first_chunk=ttfc,
             execution_time=elapsed,
-            chars_per_second=len(self._text) / elapsed if elapsed > 0 else 0.0,
+            chars_per_second=(len(self._text) + self.unkept) / elapsed if elapsed > 0 else 0.0,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
             total_tokens=usage.total_tokens if usage else None,

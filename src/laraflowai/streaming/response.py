@@ -185,7 +185,7 @@ class _Common:
 
     def get_content_length(self) -> int:
         """Characters handed out so far."""
-        return len(self._state.content)
+        return len(self._state.content) + self._state.unkept
 
     def get_agent_role(self) -> str:
         return self._state.counts.agent_role
@@ -650,7 +650,11 @@ class AsyncStreamingResponse(_Common):
         return state.take()
 
     async def forward(
-        self, on_chunk: Callable[[str], object], max_chars: int | None = None
+        self,
+        on_chunk: Callable[[str], object],
+        max_chars: int | None = None,
+        *,
+        keep_text: bool = True,
     ) -> bool:
         """Read the whole answer, handing each chunk to `on_chunk(chunk)` as it
         arrives: what `async for chunk in response: on_chunk(chunk)` does, raising
@@ -658,8 +662,16 @@ class AsyncStreamingResponse(_Common):
         path: a delta that is a chunk as it is goes from the read to `on_chunk`
         in this one frame). An exception from `on_chunk` ends the reading.
         With `max_chars`, the reading ends once that many characters are out
-        (the chunk that reaches it cut to fit): True when it ended so."""
+        (the chunk that reaches it cut to fit): True when it ended so.
+        `keep_text=False` is for a caller that keeps the chunks itself (a
+        server's event log): they are not added to `content` (nor to an
+        error's `partial_content`); `get_stats()` still counts them. An
+        answer with chunk callbacks, tools or an output type keeps its text."""
         state = self._state
+        if not keep_text:
+            reader = self._reader or self._start()
+            if not (state.callbacks or self._output or isinstance(reader, AsyncStepReader)):
+                state.kept = False
         chunker = state.chunker
         smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
         room = max_chars
