@@ -17,7 +17,7 @@ stream store the counts are shared by every process.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import ipaddress
 import math
@@ -221,10 +221,16 @@ def _client(scope: Scope, headers: Headers) -> str | None:
         return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:24]
     address = scope.get("client")
     host = address[0] if address else "unknown"
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    return f"ip:{host}"
+    return None if _loopback(host) else f"ip:{host}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _loopback(host: str) -> bool:
+    """Parsing an address costs tens of microseconds; a server sees few of them."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _cookie(header: str) -> str:
