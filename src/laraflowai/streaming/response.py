@@ -149,6 +149,16 @@ class _Common:
         if reader is not None and reader.cached:
             self._state.counts.cached = True
 
+    def _read_ended(self, error: Exception) -> None:
+        """A read raised: the upstream's end (StopIteration or StopAsyncIteration),
+        a typed error, or a bug below us (typed; the text so far is kept)."""
+        state = self._state
+        if isinstance(error, StopIteration | StopAsyncIteration):
+            self._note_cached()
+            state.end()
+        else:
+            state.fail(error if isinstance(error, LaraFlowAIError) else _untyped(error))
+
     def set_buffer_size(self, size: int) -> Self:
         """Coalesce deltas into chunks of at least `size` characters (fluent)."""
         self._state.chunker.min_chars = _check_buffer_size(size)
@@ -274,13 +284,8 @@ class StreamingResponse(_Common):
                 return
         try:
             event = reader.read(timeout)
-        except StopIteration:
-            self._note_cached()
-            state.end()
-        except LaraFlowAIError as error:
-            state.fail(error)
-        except Exception as error:  # a bug below us: typed, and the text so far is kept
-            state.fail(_untyped(error))
+        except Exception as error:
+            self._read_ended(error)
         else:
             if event is None:
                 state.flush_buffer()
@@ -358,15 +363,8 @@ class StreamingResponse(_Common):
         while not state.ended:
             try:
                 event = reader.read()
-            except StopIteration:
-                self._note_cached()
-                state.end()
-                break
-            except LaraFlowAIError as error:
-                state.fail(error)
-                break
             except Exception as error:
-                state.fail(_untyped(error))
+                self._read_ended(error)
                 break
             assert event is not None
             state.apply(event)
@@ -417,13 +415,8 @@ class StreamingResponse(_Common):
                     continue
             try:
                 event = reader.read(timeout)
-            except StopIteration:
-                self._note_cached()
-                state.end()
-            except LaraFlowAIError as error:
-                state.fail(error)
             except Exception as error:
-                state.fail(_untyped(error))
+                self._read_ended(error)
             else:
                 if event is None:
                     state.flush_buffer()
@@ -497,13 +490,8 @@ class AsyncStreamingResponse(_Common):
                 return
         try:
             event = await reader.read(timeout)
-        except StopAsyncIteration:
-            self._note_cached()
-            state.end()
-        except LaraFlowAIError as error:
-            state.fail(error)
-        except Exception as error:  # a bug below us: typed, and the text so far is kept
-            state.fail(_untyped(error))
+        except Exception as error:
+            self._read_ended(error)
         else:
             if event is None:
                 state.flush_buffer()
@@ -569,15 +557,8 @@ class AsyncStreamingResponse(_Common):
         while not state.ended:
             try:
                 event = await reader.read()
-            except StopAsyncIteration:
-                self._note_cached()
-                state.end()
-                break
-            except LaraFlowAIError as error:
-                state.fail(error)
-                break
             except Exception as error:
-                state.fail(_untyped(error))
+                self._read_ended(error)
                 break
             assert event is not None
             state.apply(event)
@@ -626,13 +607,8 @@ class AsyncStreamingResponse(_Common):
                     continue
             try:
                 event = await reader.read(timeout)
-            except StopAsyncIteration:
-                self._note_cached()
-                state.end()
-            except LaraFlowAIError as error:
-                state.fail(error)
             except Exception as error:
-                state.fail(_untyped(error))
+                self._read_ended(error)
             else:
                 if event is None:
                     state.flush_buffer()
@@ -689,15 +665,8 @@ class AsyncStreamingResponse(_Common):
                 try:
                     # anext(direct) is what reader.read() returns, without its frame.
                     event = await (reader.read() if direct is None else anext(direct))
-                except StopAsyncIteration:
-                    self._note_cached()
-                    state.end()
-                    continue
-                except LaraFlowAIError as error:
-                    state.fail(error)
-                    continue
                 except Exception as error:
-                    state.fail(_untyped(error))
+                    self._read_ended(error)
                     continue
                 if type(event) is not TextDelta:
                     if event is not None:
