@@ -8,7 +8,9 @@ log in a task of its own, without holding up the producer or the others.
 Listeners that read with `next()` wait on a future resolved by the append.
 Besides the event dicts every registry takes, a producer may yield a plain
 chunk as a str (short for `{"type": "chunk", "chunk": ...}`, a dict fewer
-per chunk).
+per chunk). A producer with `pump(append)` (an agent's answer, sources.py) is
+run by it instead: its task calls `append(payload)` for each event from its
+own frame, no generator step per event.
 All of it belongs to one event loop: call it from the loop that serves your app.
 """
 
