@@ -9,7 +9,6 @@ and close its registry on shutdown (see the README's Browser section).
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -181,17 +180,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # What start-up made (modules, the app) lives as long as the server: out
-        # of the cyclic collector's way, a full collection walks only what the
-        # streams made, a shorter pause while hundreds of streams start at once
-        # (bench/: the p99 wait for the first event, 750 clients, fell by a
-        # quarter or more in each of three runs). Back in its care at shutdown.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
             await delivery.aclose()
             await registry.aclose()
             if conversations is not None:
