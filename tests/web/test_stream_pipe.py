@@ -40,7 +40,7 @@ def test_the_log_gives_back_every_payload_exactly() -> None:
     for index, payload in enumerate(payloads):
         assert log.append(payload)[:2] == (index, payload["type"])
     assert len(log) == len(payloads)
-    assert [json.loads(data) for data in log.payloads(0, len(log))] == payloads
+    assert [json.loads(data) for _, _, data in log.entries(0, len(log))] == payloads
     assert [log.kind(index) for index in range(len(log))] == [p["type"] for p in payloads]
     # Compact: the plain chunks' envelopes are not stored.
     assert log.payload(1) == '{"type":"chunk","chunk":"Привіт, "}'.encode()

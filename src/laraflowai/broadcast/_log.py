@@ -132,6 +132,3 @@ class EventLog:
             kind, payload, line = read(line)
             entries.append((index, kind, payload))
         return entries
-
-    def payloads(self, start: int, stop: int) -> list[bytes]:
-        return [payload for _, _, payload in self.entries(start, stop)]

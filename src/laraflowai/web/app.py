@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
@@ -58,11 +58,20 @@ _PAGE_HEADERS = {
 class _App(Starlette):
     """Starlette, telling the SSE responses where the server's own `send` is
     (sse.SERVER_SEND) as long as every middleware is one of ours, none of
-    which looks at a response body. Middleware added later turns that off."""
+    which looks at a response body. Middleware added before the first
+    request (Starlette refuses it after) turns that off."""
+
+    _server_send = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Built once, on the first request: the middleware is known for good.
+        self._server_send = all(m.cls in _OURS for m in self.user_middleware)
+        return super().build_middleware_stack()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ours = all(middleware.cls in _OURS for middleware in self.user_middleware)
-        if ours and scope["type"] == "http":
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        if self._server_send and scope["type"] == "http":
             scope[SERVER_SEND] = send
         await super().__call__(scope, receive, send)
 
