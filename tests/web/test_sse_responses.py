@@ -130,6 +130,30 @@ async def test_a_busy_stream_gets_no_keep_alive() -> None:
     assert len(client.bodies) == 40
 
 
+async def test_a_busy_subscription_gets_no_keep_alive_and_a_silent_one_does() -> None:
+    registry = MemoryStreamRegistry(resume_grace=0)
+
+    async def events(count: int, pause: float) -> AsyncIterator[dict[str, Any]]:
+        for index in range(count):
+            await asyncio.sleep(pause)
+            yield {"type": "chunk", "chunk": f"c{index}"}
+        yield {"type": "complete"}
+
+    async def serve(events: AsyncIterator[dict[str, Any]]) -> list[bytes]:
+        stream_id = await registry.start(events)
+        client = Client()
+        response = SubscriptionResponse(await registry.subscribe(stream_id), keep_alive=0.2)
+        await asyncio.wait_for(response(SCOPE, client.receive, client.send), 10)
+        return client.bodies
+
+    busy = await serve(events(30, 0.01))
+    assert b": keep-alive\n\n" not in busy
+    assert len(busy) == 32  # start, 30 chunks, complete
+    silent = await serve(events(2, 0.5))
+    assert 2 <= silent.count(b": keep-alive\n\n") <= 6  # about one per 0.2 s of silence
+    await registry.aclose()
+
+
 async def test_event_stream_response_sends_retry_frames_and_closes_the_iterator_on_disconnect() -> (
     None
 ):

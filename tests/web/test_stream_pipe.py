@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from laraflowai.broadcast import MemoryStreamRegistry
+from laraflowai.broadcast import ASGIBody, MemoryStreamRegistry
 from laraflowai.broadcast._eager import WRITTEN, finish, writes
 from laraflowai.broadcast._log import EventLog
 
@@ -118,6 +118,70 @@ async def test_a_producer_may_yield_plain_chunks_as_str() -> None:
     assert info is not None and info.status == "complete"
     await subscription.aclose()
     await registry.aclose()
+
+
+class _TemplateFramer:
+    """A framer with a `template` (a literal % in it too): plain chunks are
+    framed from the template, everything else by calling it."""
+
+    template = b"%s|%s|%s 100%%\n"
+
+    def __call__(self, stream_id: str, index: int, payload: bytes) -> bytes:
+        return b"%s|%d|%s 100%%\n" % (stream_id.encode(), index, payload)
+
+
+async def test_a_framer_template_frames_chunks_as_calling_the_framer_would() -> None:
+    framer = _TemplateFramer()
+    step = asyncio.Event()
+
+    async def events() -> AsyncIterator[Any]:
+        yield "plain, "
+        yield {"type": "chunk", "chunk": 'quoted "%s" \n'}
+        yield {"type": "note", "text": "100%"}
+        await step.wait()
+        yield "after the second listener came"
+        yield {"type": "complete"}
+
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(events())
+    written: list[list[bytes]] = [[], []]
+
+    def writer(into: list[bytes]) -> Any:
+        async def write(data: bytes) -> None:
+            into.extend(data.splitlines(keepends=True))
+
+        return write
+
+    first = await registry.subscribe(stream_id)
+    piping = [asyncio.create_task(first.pipe(framer, writer(written[0])))]
+    await asyncio.sleep(0.01)
+    second = await registry.subscribe(stream_id)  # two listeners: the fan-out's way
+    piping.append(asyncio.create_task(second.pipe(framer, writer(written[1]))))
+    await asyncio.sleep(0.01)
+    step.set()
+    await asyncio.wait_for(asyncio.gather(*piping), 5)
+    reader = await registry.subscribe(stream_id)
+    expected = [framer(stream_id, entry.index, entry.data) for entry in await reader.next()]
+    assert len(expected) == 6
+    assert written[0] == written[1] == expected
+    for subscription in (first, second, reader):
+        await subscription.aclose()
+    await registry.aclose()
+
+
+async def test_an_asgi_body_writer_sends_body_messages_with_more_to_come() -> None:
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    body = ASGIBody(send)
+    generator = writes(body)  # the in-memory registry's way
+    assert generator.send(b"one") is WRITTEN
+    await body(b"two")  # any other registry's: a Writer
+    assert messages == [
+        {"type": "http.response.body", "body": data, "more_body": True} for data in (b"one", b"two")
+    ]
 
 
 def test_the_log_refuses_an_event_without_a_type() -> None:

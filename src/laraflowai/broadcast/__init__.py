@@ -3,6 +3,7 @@ follow them, resume them after a dropped connection, or stop them."""
 
 from typing import TYPE_CHECKING
 
+from ._eager import ASGIBody
 from .base import (
     Framer,
     StreamEntry,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .redis import RedisStreamRegistry
 
 __all__ = [
+    "ASGIBody",
     "Framer",
     "MemoryStreamRegistry",
     "RedisStreamRegistry",

@@ -20,10 +20,10 @@ from typing import Any
 
 from orjson import dumps  # compact JSON as UTF-8
 
-__all__ = ["EventLog", "dumps"]
+__all__ = ["CHUNK_FORMAT", "EventLog", "dumps"]
 
 _CHUNK_HEAD = b'{"type":"chunk","chunk":'
-_CHUNK_JSON = _CHUNK_HEAD + b"%s}"
+CHUNK_FORMAT = _CHUNK_HEAD + b"%s}"  # a plain chunk's event, from its JSON string
 _QUOTE = ord('"')  # a line that starts with one is a plain chunk's JSON string
 _NEWLINE = ord("\n")
 _TYPE_BYTE = 0x80  # + a type's number: the first byte of any other event's line
@@ -60,8 +60,8 @@ class EventLog:
         ):
             text = None
         if text is not None:
-            index, data = self.append_chunk(text)
-            return index, "chunk", data
+            index, stored = self.append_chunk(text)
+            return index, "chunk", CHUNK_FORMAT % stored
         code = self._code(kind, payload)
         data = dumps(payload)
         index = self._count
@@ -75,7 +75,8 @@ class EventLog:
         return index, kind, data
 
     def append_chunk(self, text: str) -> tuple[int, bytes]:
-        """`append(text)` for a plain chunk, the hot path: its index and JSON."""
+        """`append(text)` for a plain chunk, the hot path: its index and the
+        chunk's JSON string (the event's JSON is `CHUNK_FORMAT % that`)."""
         stored = dumps(text)
         index = self._count
         log = self._data
@@ -84,7 +85,7 @@ class EventLog:
         log += stored
         log.append(_NEWLINE)
         self._count = index + 1
-        return index, _CHUNK_JSON % stored
+        return index, stored
 
     def _code(self, kind: Any, payload: object) -> int:
         if not isinstance(kind, str):

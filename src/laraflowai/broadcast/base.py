@@ -35,7 +35,10 @@ StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
 # frame(stream id, index, JSON payload): one event as its listener's wire wants it
 # (an SSE frame, say). Called once per event for all the listeners of a stream
-# that pipe with the same function, which share the bytes.
+# that pipe with the same function, which share the bytes. A framer may also
+# have a `template`: its frame as bytes with `%s` for the stream id, the index
+# and the payload, in that order, which the in-memory registry frames plain
+# chunks with in one `%` (no call per chunk).
 Framer = Callable[[str, int, bytes], bytes]
 # write(frames): one or more whole frames, joined; how a listener takes events.
 Writer = Callable[[bytes], Coroutine[Any, Any, None]]

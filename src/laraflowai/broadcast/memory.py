@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any
 
 from ._eager import WRITTEN, finish, writes
-from ._log import EventLog
+from ._log import CHUNK_FORMAT, EventLog
 from .base import (
     TERMINAL_TYPES,
     Framer,
@@ -75,8 +75,8 @@ class _Stream:
 
 class _MemorySubscription(Subscription):
     __slots__ = (
-        "stream_id", "_registry", "_stream", "_cursor", "_closed", "_frame", "_writes", "_writing",
-        "_piped",
+        "stream_id", "_registry", "_stream", "_cursor", "_closed", "_frame", "_chunks", "_writes",
+        "_writing", "_piped",
     )  # fmt: skip
 
     def __init__(self, registry: MemoryStreamRegistry, stream: _Stream, cursor: int) -> None:
@@ -86,6 +86,7 @@ class _MemorySubscription(Subscription):
         self._cursor = cursor
         self._closed = False
         self._frame: Framer | None = None
+        self._chunks: bytes | None = None  # the frame of a plain chunk as a %-format
         self._writes: Generator[Any, bytes, None] | None = None  # runs this listener's writes
         self._writing: asyncio.Future[None] | None = None  # a write that had to wait
         self._piped: asyncio.Future[None] | None = None  # what pipe() awaits
@@ -122,6 +123,7 @@ class _MemorySubscription(Subscription):
         if self._piped is not None:
             raise RuntimeError("this subscription is already being piped")
         self._frame = frame
+        self._chunks = _chunk_format(frame, self.stream_id)
         self._writes = writes(write)
         self._piped = piped = asyncio.get_running_loop().create_future()
         if self._closed:
@@ -211,11 +213,22 @@ class _Ended(Exception):
     """Raised to the producer by an event of a stream that has ended: stop."""
 
 
-def _fan_out(stream: _Stream, index: int, data: bytes) -> None:
-    """Event `index` to every piped listener. One that has had everything
-    before it and is not waiting for its socket (nearly always all of them)
-    gets it now, encoded once for all that share its framer; the others catch
-    up from the log when their write ends."""
+def _chunk_format(frame: Framer, stream_id: str) -> bytes | None:
+    """`frame`'s frame of a plain chunk of this stream as a %-format of the
+    index and the chunk's JSON string, if the framer has a `template`."""
+    template = getattr(frame, "template", None)
+    if not isinstance(template, bytes):
+        return None
+    literal = stream_id.encode().replace(b"%", b"%%")
+    return template.replace(b"%%", b"%%%%") % (literal, b"%d", CHUNK_FORMAT)
+
+
+def _fan_out(stream: _Stream, index: int, data: bytes, chunk: bytes | None = None) -> None:
+    """Event `index` (`chunk`: a plain chunk's JSON string, `data` then
+    unused) to every piped listener. One that has had everything before it and
+    is not waiting for its socket (nearly always all of them) gets it now,
+    encoded once for all that share its framer; the others catch up from the
+    log when their write ends."""
     framer: Framer | None = None
     frame = b""
     ended = stream.status != "running"
@@ -223,7 +236,12 @@ def _fan_out(stream: _Stream, index: int, data: bytes) -> None:
         if pipe._cursor == index and pipe._writing is None:
             if pipe._frame is not framer:
                 framer = pipe._frame
-                frame = framer(stream.id, index, data)  # type: ignore[misc]
+                if chunk is None:
+                    frame = framer(stream.id, index, data)  # type: ignore[misc]
+                elif pipe._chunks is not None:
+                    frame = pipe._chunks % (index, chunk)
+                else:
+                    frame = framer(stream.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
             pipe._cursor = index + 1
             try:
                 waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
@@ -378,21 +396,26 @@ class MemoryStreamRegistry(StreamRegistry):
         if stream.status != "running":
             raise _Ended
         if type(payload) is str:  # the hot path: a plain chunk
-            index, data = stream.log.append_chunk(payload)
+            index, chunk = stream.log.append_chunk(payload)
             if stream.waiters:
                 _wake(stream)
             pipes = stream.pipes
             if len(pipes) != 1:
                 if pipes:
-                    _fan_out(stream, index, data)
+                    _fan_out(stream, index, b"", chunk)
                 return
             # One listener, nearly always: _fan_out's work for it, inline.
             pipe = pipes[0]
             if pipe._cursor != index or pipe._writing is not None:
                 return
             pipe._cursor = index + 1
+            chunks = pipe._chunks
+            if chunks is not None:
+                frame = chunks % (index, chunk)
+            else:
+                frame = pipe._frame(stream.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
             try:
-                waiting_on = pipe._writes.send(pipe._frame(stream.id, index, data))  # type: ignore[misc,union-attr]
+                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
             except Exception as error:
                 pipe._failed(error)
                 return

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import inspect
 import re
-from collections.abc import AsyncIterable, Coroutine, Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from ..broadcast import Subscription
+from ..broadcast import ASGIBody, Subscription
 
 __all__ = [
     "SERVER_SEND",
@@ -80,12 +80,23 @@ def encode_retry(milliseconds: int) -> bytes:
     return f"retry: {int(milliseconds)}\n\n".encode("ascii")
 
 
-def encode_stream_event(stream_id: str, index: int, payload: bytes) -> bytes:
+class _StreamEventFramer:
     """A registry event as one frame, `id: <stream_id>-<index>` and its JSON.
     Compact JSON escapes CR and LF, so it is one `data:` line (no need for the
-    general `encode_event`). The registry calls it once per event for all the
-    listeners of a stream."""
-    return b"id: %s-%d\ndata: %s\n\n" % (stream_id.encode(), index, payload)
+    general `encode_event`). The registry frames each event once for all the
+    listeners of a stream, a plain chunk from `template` (no call of ours)."""
+
+    __slots__ = ()
+    template = b"id: %s-%s\ndata: %s\n\n"
+
+    def __call__(self, stream_id: str, index: int, payload: bytes) -> bytes:
+        return b"id: %s-%d\ndata: %s\n\n" % (stream_id.encode(), index, payload)
+
+    def __repr__(self) -> str:
+        return "encode_stream_event"
+
+
+encode_stream_event = _StreamEventFramer()
 
 
 class _KeepAliveTimer:
@@ -176,7 +187,7 @@ class _EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = _coroutine_send(scope.get(SERVER_SEND, send))
-        self._quiet = False  # nothing sent since the keep-alive timer's last tick
+        self._seen: int | None = None  # _progress() at the keep-alive timer's last tick
         self._keep_alive_send: asyncio.Future[None] | None = None
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
@@ -200,17 +211,17 @@ class _EventStream(Response):
         if not self.disconnected:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _write(self, data: bytes) -> Coroutine[Any, Any, None]:
-        """Send one or more whole frames, so keep-alive comments go only between them."""
-        self._quiet = False
-        return self._send({"type": "http.response.body", "body": data, "more_body": True})  # type: ignore[no-any-return]
+    def _progress(self) -> int:
+        """A count that grows with every write of frames."""
+        raise NotImplementedError
 
     def _keep_alive_tick(self) -> None:
-        if not self._quiet:
-            self._quiet = True
+        progress = self._progress()
+        if progress != self._seen:  # frames went out since the last tick
+            self._seen = progress
         elif self._keep_alive_send is None or self._keep_alive_send.done():
             self._keep_alive_send = asyncio.ensure_future(self._send_keep_alive())
-            self._quiet = False
+            self._seen = None  # the comment counts as a write
 
     async def _send_keep_alive(self) -> None:
         with contextlib.suppress(Exception):  # the client is gone; the watch ends the response
@@ -253,6 +264,7 @@ class EventStreamResponse(_EventStream):
             retry=retry, keep_alive=keep_alive, status_code=status_code, headers=headers
         )
         self.frames = frames
+        self._written = 0
 
     async def _deliver(self, watch: asyncio.Task[None]) -> None:
         pump = asyncio.create_task(self._pump())
@@ -265,11 +277,17 @@ class EventStreamResponse(_EventStream):
         if not pump.cancelled() and (error := pump.exception()) is not None:
             raise error
 
+    def _progress(self) -> int:
+        return self._written
+
     async def _pump(self) -> None:
         frames = aiter(self.frames)
+        send = self._send
         try:
             async for frame in frames:
-                await self._write(frame)
+                # Whole frames, so keep-alive comments go only between them.
+                self._written += 1
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
@@ -295,9 +313,12 @@ class SubscriptionResponse(_EventStream):
         super().__init__(retry=retry, keep_alive=keep_alive, status_code=200, headers=headers)
         self.subscription = subscription
 
+    def _progress(self) -> int:
+        return self.subscription.cursor
+
     async def _deliver(self, watch: asyncio.Task[None]) -> None:
         async with self.subscription:
-            await self.subscription.pipe(encode_stream_event, self._write)
+            await self.subscription.pipe(encode_stream_event, ASGIBody(self._send))
 
     async def _on_disconnect(self) -> None:
         await self.subscription.aclose()
