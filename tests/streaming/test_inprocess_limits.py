@@ -1,7 +1,9 @@
 """The three time limits hold for providers that run in this process (the
 embedded model) too: the async path ends a wait for the first piece on time,
-the sync path when the provider next yields, and the text already handed out
-stays on the error."""
+the sync path when the provider next yields; after the first piece a timer
+watches silence and the whole stream, for a reader iterating and for
+`forward` (which reads the provider's own awaitables); the text already
+handed out stays on the error."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from laraflowai import Agent, Settings, StreamTimeoutError
+from laraflowai import Agent, Settings, StreamCancelledError, StreamTimeoutError
 from laraflowai.providers import (
     ChatRequest,
     InProcessProvider,
@@ -66,17 +68,28 @@ def agent(steps: list[tuple[float, str]], **limits: Any) -> Agent:
     return Agent("Tester", "Test limits", "scripted", settings=settings)
 
 
-async def read(agent: Agent, sync: bool) -> tuple[list[str], StreamTimeoutError, float]:
+async def read(agent: Agent, mode: str) -> tuple[list[str], StreamTimeoutError, float]:
+    """Read until the limit's error: iterating (sync or async) or with `forward`."""
     started = time.monotonic()
-    received, error = await read_until_error(agent, sync)
+    if mode == "forward":
+        received: list[str] = []
+        with pytest.raises(StreamTimeoutError) as caught:
+            async with agent.astream("Go") as response:
+                await response.forward(received.append)
+        error = caught.value
+    else:
+        received, error = await read_until_error(agent, mode == "sync")
     return received, error, time.monotonic() - started
+
+
+MODES = ["sync", "async", "forward"]
 
 
 async def test_async_waits_for_the_first_piece_no_longer_than_its_limit(
     scripted: type[Scripted],
 ) -> None:
     slow = agent([(5.0, "late")], first_chunk_timeout=0.2)
-    received, error, took = await read(slow, sync=False)
+    received, error, took = await read(slow, "async")
     assert received == [] and error.limit == "first_chunk" and took < 2
     assert "LARAFLOWAI_STREAMING_FIRST_CHUNK_TIMEOUT" in error.message
     assert scripted.closed == ["async"]  # the provider was stopped, not left running
@@ -86,25 +99,58 @@ async def test_sync_enforces_the_first_piece_limit_when_the_provider_yields(
     scripted: type[Scripted],
 ) -> None:
     slow = agent([(0.4, "late")], first_chunk_timeout=0.1)
-    received, error, _ = await read(slow, sync=True)
+    received, error, _ = await read(slow, "sync")
     assert received == [] and error.limit == "first_chunk"
     assert scripted.closed == ["sync"]
 
 
-@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_silence_between_pieces_and_the_whole_stream_are_limited_too(
-    scripted: type[Scripted], sync: bool
+    scripted: type[Scripted], mode: str
 ) -> None:
     stalls = agent([(0, "one "), (0, "two "), (0.5, "three")], idle_timeout=0.2)
-    received, error, _ = await read(stalls, sync)
+    received, error, _ = await read(stalls, mode)
     assert received == ["one ", "two "] and error.limit == "idle"
     assert error.partial_content == "one two "
     assert "LARAFLOWAI_STREAMING_IDLE_TIMEOUT" in error.message
 
     endless = agent([(0.05, "tick ")] * 40, timeout=0.3)
-    received, error, took = await read(endless, sync)
+    received, error, took = await read(endless, mode)
     assert error.limit == "total" and 2 <= len(received) < 40 and took < 1.5
     assert error.partial_content == "".join(received)
+    assert scripted.closed == [mode if mode == "sync" else "async"] * 2
+
+
+@pytest.mark.parametrize("mode", ["async", "forward"])
+async def test_steady_pieces_outlast_the_idle_limit_and_a_stop_ends_them(
+    scripted: type[Scripted], mode: str
+) -> None:
+    # 0.6 s of pieces 0.06 s apart: longer than the idle limit, never silent for it.
+    steady = agent([(0.06, "tick ")] * 10, idle_timeout=0.25)
+    async with steady.astream("Go") as response:
+        if mode == "forward":
+            received: list[str] = []
+            await response.forward(received.append)
+        else:
+            received = [chunk async for chunk in response]
+    assert received == ["tick "] * 10
+
+    endless = agent([(0.05, "tick ")] * 100)
+    received = []
+    async with endless.astream("Go") as response:
+
+        def take(chunk: str) -> None:
+            received.append(chunk)
+            if len(received) == 3:
+                response.cancel()
+
+        with pytest.raises(StreamCancelledError):
+            if mode == "forward":
+                await response.forward(take)
+            else:
+                async for chunk in response:
+                    take(chunk)
+    assert received == ["tick "] * 3
 
 
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])

@@ -4,8 +4,10 @@ Every upstream (one provider request, its retries included) has one `Cancel`,
 owned by the reader that reads it: the flight of a shared stream, or the lone
 reader of an unshared async one. Whoever ends the stream early fires it with a
 reason: a reader that closes or gives up ("cancelled"), the watchdog at a
-deadline ("total", "first_chunk"). The first reason wins; `_http` and
-`_source` read it to raise the matching error and never to retry.
+deadline ("total", "first_chunk"); an in-process stream's timer only records
+a limit that passed (`expire`), for its next event to raise. The first reason
+wins; `_http` and `_source` read it to raise the matching error and never to
+retry.
 
 How firing reaches a read in progress:
 
@@ -68,6 +70,15 @@ class Cancel:
             else:
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                     loop.call_soon_threadsafe(self._wake)
+
+    def expire(self, reason: str) -> None:
+        """A limit (`reason`) passed while nothing was there to end: record it
+        as fire() would, without waking a read or cancelling a task; the reader
+        raises the limit's error at its next event (an in-process provider's
+        stream, whose timer calls this)."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
 
     # Sync reads
 

@@ -2,25 +2,30 @@
 embedded model).
 
 They have no socket to time or shut down, so each limit, and the stream's
-Cancel, is checked as each event arrives.
-While the first piece of the answer is awaited (a long prompt, a stuck model),
-the async path also ends the wait on time. A sync provider whose iterator has
-`next_within(seconds)` (the embedded model) is waited on with every limit, so
-a silent model is ended on time there too; a plain generator cannot be
-interrupted, so there a limit is enforced when the provider next yields.
-After the first piece, checks as events arrive keep the async hot path cheap.
+Cancel, is checked in the reading task. The sync path checks as each event
+arrives. A sync provider whose iterator has `next_within(seconds)` (the
+embedded model) is waited on with every limit, so a silent model is ended on
+time; a plain generator cannot be interrupted, so there a limit is enforced
+when the provider next yields.
+The async path (`Timed`) waits for the first piece of the answer (a long
+prompt, a stuck model) with every limit, ending the wait on time. After it, a
+timer per stream watches the total and idle limits and records the one that
+passes on the Cancel, and each event that arrives checks the Cancel: a reader's per-event cost is an
+attribute test (a clock read and checks per event cost about 1,700
+instructions, bench/instructions.py), on the hot path of every server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 
+from .._exceptions import LaraFlowAIError
 from ..wire import Event
 from ._limits import CONTENT, Limits
 
-__all__ = ["atimed", "timed"]
+__all__ = ["Timed", "timed"]
 
 
 def _checked(limits: Limits, event: Event, last: float) -> float:
@@ -79,37 +84,96 @@ def _nearest(limits: Limits, last: float) -> tuple[str, float]:
     return limit, remaining
 
 
-async def atimed(events: AsyncIterator[Event], limits: Limits) -> AsyncIterator[Event]:
-    last = time.monotonic()
-    cancel = limits.cancel
-    cancel.bind_loop()
-    try:
-        while limits.waiting:
-            limit, remaining = _nearest(limits, last)
-            timeout = asyncio.timeout(max(remaining, 0))
-            try:
-                async with timeout:
-                    cancel.watch(timeout)
-                    event = await anext(events)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                if not timeout.expired():  # the provider's own, not ours
-                    raise
-                raise limits.cancelled() or limits.error(limit) from None
-            last = _checked(limits, event, last)
-            yield event
-        # The first piece is out: only the total and idle limits and the Cancel
-        # are left, tested inline (a call to _checked() per event cost more).
-        total_at, idle = limits.total_at, limits.settings.idle_timeout
-        monotonic = time.monotonic
-        async for event in events:
-            now = monotonic()
-            if now > total_at or now - last > idle or cancel.reason is not None:
-                _checked(limits, event, last)
-            last = now
-            yield event
-    finally:
-        aclose = getattr(events, "aclose", None)
+class Timed:
+    """An in-process provider's async events under the stream's limits.
+
+    Until the first piece of the answer each read waits with the nearest limit
+    (the Cancel ends the wait too). From then on a timer watches the total and
+    idle limits and records the one that passes as the Cancel's reason; the
+    next event to arrive finds it and raises. A reader may read `events` itself, as `forward` does:
+    after each event it checks `cancel.reason` and counts the event in `reads`
+    (the timer's sign of life)."""
+
+    __slots__ = ("events", "limits", "cancel", "reads", "_last", "_seen", "_timer")
+
+    def __init__(self, events: AsyncIterator[Event], limits: Limits) -> None:
+        self.events = events
+        self.limits = limits
+        self.cancel = limits.cancel
+        self.reads = 0
+        self._last = time.monotonic()  # the start, then the last sign of life the timer saw
+        self._seen = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __aiter__(self) -> Timed:
+        return self
+
+    def __anext__(self) -> Awaitable[Event]:
+        if self.limits.waiting:
+            return self._first()
+        return self._next()
+
+    async def _next(self) -> Event:
+        event = await anext(self.events)
+        if self.cancel.reason is not None:
+            raise self.failed()
+        self.reads += 1
+        return event
+
+    def failed(self) -> LaraFlowAIError:
+        """The error for the Cancel's reason (it has one)."""
+        error = self.limits.cancelled()
+        assert error is not None
+        return error
+
+    async def _first(self) -> Event:
+        limits = self.limits
+        cancel = self.cancel
+        cancel.bind_loop()
+        limit, remaining = _nearest(limits, self._last)
+        timeout = asyncio.timeout(max(remaining, 0))
+        try:
+            async with timeout:
+                cancel.watch(timeout)
+                event = await anext(self.events)
+        except TimeoutError:
+            if not timeout.expired():  # the provider's own, not ours
+                raise
+            raise limits.cancelled() or limits.error(limit) from None
+        finally:
+            cancel.reading = None
+        self._last = _checked(limits, event, self._last)
+        if not limits.waiting:
+            self._watch()
+        return event
+
+    def _watch(self) -> None:
+        """Look again at the nearer of a quarter of the idle limit and the total's
+        deadline: silence is seen at most a quarter of the limit late."""
+        limits = self.limits
+        wait = min(limits.settings.idle_timeout / 4, limits.total_at - time.monotonic())
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(wait, 0), self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.cancel.reason is not None or getattr(self.events, "ag_frame", 0) is None:
+            return  # cancelled, or the provider's generator is over
+        now = time.monotonic()
+        if self.reads != self._seen:
+            self._seen, self._last = self.reads, now
+        limits = self.limits
+        if now >= limits.total_at:
+            self.cancel.expire("total")
+        elif now - self._last >= limits.settings.idle_timeout:
+            self.cancel.expire("idle")
+        else:
+            self._watch()
+
+    async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        aclose = getattr(self.events, "aclose", None)
         if aclose is not None:
             await aclose()

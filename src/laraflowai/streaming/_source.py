@@ -26,7 +26,7 @@ from ..providers import ChatRequest, HTTPProvider, InProcessProvider, Provider
 from ..wire import Event, Usage
 from ._cancel import Cancel
 from ._http import aiter_http_events, iter_http_events
-from ._inprocess import atimed, timed
+from ._inprocess import Timed, timed
 from ._limits import Limits
 from ._state import StreamCounts
 
@@ -92,7 +92,7 @@ def _aattempt(
     if isinstance(provider, HTTPProvider):
         return aiter_http_events(provider, request, settings, limits, client)
     if isinstance(provider, InProcessProvider):
-        return atimed(provider.aiter_events(request), limits)
+        return Timed(provider.aiter_events(request), limits)
     raise TypeError(
         f"{type(provider).__name__} is neither an HTTPProvider nor an InProcessProvider"
     )

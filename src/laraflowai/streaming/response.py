@@ -29,6 +29,7 @@ from ..wire import (
     Usage,
 )
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
+from ._inprocess import Timed
 from ._objects import OutputType
 from ._state import StreamState, StreamStats
 from ._steps import AsyncStepReader, StepReader
@@ -663,8 +664,17 @@ class AsyncStreamingResponse(_Common):
                 reader = self._reader or self._start()
                 direct = reader.direct
                 try:
-                    # anext(direct) is what reader.read() returns, without its frame.
-                    event = await (reader.read() if direct is None else anext(direct))
+                    if direct is None:
+                        event = await reader.read()
+                    elif type(direct) is Timed and not direct.limits.waiting:
+                        # An in-process provider's own awaitable: Timed's work, inline.
+                        event = await anext(direct.events)
+                        if direct.cancel.reason is not None:
+                            raise direct.failed()
+                        direct.reads += 1
+                    else:
+                        # What reader.read() returns, without its frame.
+                        event = await anext(direct)
                 except Exception as error:
                     self._read_ended(error)
                     continue
