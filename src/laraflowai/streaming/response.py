@@ -651,43 +651,65 @@ class AsyncStreamingResponse(_Common):
                 state.kept = False
         chunker = state.chunker
         smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
+        counts = state.counts
         room = max_chars
+        # `hot`: reading deltas straight from `events` (anext(events) is what
+        # reader.read() returns, without its frame), each delta that is a chunk
+        # as it is going to on_chunk; anything else ends it, and the next turn
+        # looks at the state again.
+        hot = once = unkept = False
+        events: Any = None
+        timed: Timed | None = None
         while True:
-            # The cases __anext__ handles in full: a chunk delay, queued or
-            # partial text (its flush timer), the end.
-            if self._delay or state.ready or state.ended or chunker.pending_since:
-                try:
-                    text = await self.__anext__()
-                except StopAsyncIteration:
-                    return False
+            if not hot:
+                # The cases __anext__ handles in full: a chunk delay, queued or
+                # partial text (its flush timer), the end.
+                if self._delay or state.ready or state.ended or chunker.pending_since:
+                    try:
+                        text = await self.__anext__()
+                    except StopAsyncIteration:
+                        return False
+                else:
+                    reader = self._reader or self._start()
+                    events, timed = reader.direct, None
+                    if type(events) is Timed and not events.limits.waiting:
+                        # An in-process provider's own awaitables, Timed's work inline.
+                        timed, events = events, events.events
+                    # Without `direct` (the first read, a shared or stepped reader):
+                    # one read, then the reader is asked again.
+                    once = events is None
+                    unkept = not state.kept and counts.first_chunk_at is not None
+                    hot = True
+                    continue
             else:
-                reader = self._reader or self._start()
-                direct = reader.direct
                 try:
-                    if direct is None:
-                        event = await reader.read()
-                    elif type(direct) is Timed and not direct.limits.waiting:
-                        # An in-process provider's own awaitable: Timed's work, inline.
-                        event = await anext(direct.events)
-                        if direct.cancel.reason is not None:
-                            raise direct.failed()
-                        direct.reads += 1
-                    else:
-                        # What reader.read() returns, without its frame.
-                        event = await anext(direct)
+                    event = await (reader.read() if events is None else anext(events))
+                    if timed is not None:
+                        if timed.cancel.reason is not None:
+                            raise timed.failed()
+                        timed.reads += 1
                 except Exception as error:
                     self._read_ended(error)
+                    hot = False
                     continue
                 if type(event) is not TextDelta:
                     if event is not None:
                         state.apply(event)
+                    hot = False
                     continue
                 text = event.text
                 if not smallest <= len(text) <= largest:
                     state.ready.extend(chunker.feed(text))
+                    hot = False
                     continue
                 # A chunk as it is: what apply_text() does, its other checks done above.
-                hand_out(text)
+                if unkept:  # hand_out()'s work for text the caller keeps, inline
+                    counts.chunk_count += 1
+                    state.unkept += len(text)
+                else:
+                    hand_out(text)
+                    unkept = not state.kept  # the first chunk's time is taken
+                hot = not once
             if room is not None:
                 if len(text) >= room:
                     if room:
