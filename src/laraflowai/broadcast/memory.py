@@ -53,12 +53,13 @@ _STATUS_BY_REASON: dict[str, StreamStatus] = {
 
 class _Stream:
     __slots__ = (
-        "id", "log", "waiters", "pipes", "listeners", "task", "events", "status", "cancel_reason",
-        "started_at", "ended_at", "grace_timer", "expiry_timer",
+        "id", "registry", "log", "waiters", "pipes", "listeners", "task", "events", "status",
+        "cancel_reason", "started_at", "ended_at", "grace_timer", "expiry_timer",
     )  # fmt: skip
 
-    def __init__(self, stream_id: str) -> None:
+    def __init__(self, stream_id: str, registry: MemoryStreamRegistry) -> None:
         self.id = stream_id
+        self.registry = registry
         self.log = EventLog()
         self.waiters: list[asyncio.Future[None]] = []
         self.pipes: list[_MemorySubscription] = []
@@ -71,6 +72,43 @@ class _Stream:
         self.ended_at: float | None = None
         self.grace_timer: asyncio.TimerHandle | None = None
         self.expiry_timer: asyncio.TimerHandle | None = None
+
+    def push(self, payload: Mapping[str, Any] | str) -> None:
+        """The producer's next event; raises _Ended when the stream has ended
+        (its last event, or stop() that gave up waiting for the producer). A
+        method of the stream: the producer calls it bound, the cheapest call."""
+        if self.status != "running":
+            raise _Ended
+        if type(payload) is str:  # the hot path: a plain chunk
+            index, chunk = self.log.append_chunk(payload)
+            if self.waiters:
+                _wake(self)
+            pipes = self.pipes
+            if len(pipes) != 1:
+                if pipes:
+                    _fan_out(self, index, b"", chunk)
+                return
+            # One listener, nearly always: _fan_out's work for it, inline.
+            pipe = pipes[0]
+            if pipe._cursor != index or pipe._writing is not None:
+                return
+            pipe._cursor = index + 1
+            chunks = pipe._chunks
+            if chunks is not None:
+                frame = chunks % (index, chunk)
+            else:
+                frame = pipe._frame(self.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
+            try:
+                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
+            except Exception as error:
+                pipe._failed(error)
+                return
+            if waiting_on is not WRITTEN:
+                pipe._wait(waiting_on)
+            return
+        self.registry._append(self, payload)
+        if self.status != "running":
+            raise _Ended
 
 
 class _MemorySubscription(Subscription):
@@ -280,15 +318,13 @@ class MemoryStreamRegistry(StreamRegistry):
         meta: Mapping[str, Any] | None = None,
     ) -> str:
         stream_id = secrets.token_hex(12)
-        stream = _Stream(stream_id)
+        stream = _Stream(stream_id, self)
         self._streams[stream_id] = stream
         self._append(stream, {"type": "start", "stream_id": stream_id, **(meta or {})})
+        # A producer that pushes (sources.ResponseEvents) is run as it is: an
+        # await level less per event than _run.
         pump = getattr(events, "pump", None)
-        if pump is not None:  # a producer that pushes (sources.ResponseEvents)
-            # The task runs it as it is: an await level less per event than _run.
-            work = pump(functools.partial(self._push, stream))
-        else:
-            work = self._run(stream, events)
+        work = pump(stream.push) if pump is not None else self._run(stream, events)
         task = asyncio.create_task(work, name=f"laraflowai-{stream_id}")
         task.add_done_callback(functools.partial(self._producer_done, stream))
         stream.task = task
@@ -370,14 +406,14 @@ class MemoryStreamRegistry(StreamRegistry):
     async def _run(self, stream: _Stream, events: AsyncIterator[Mapping[str, Any] | str]) -> None:
         try:
             async for payload in events:
-                self._push(stream, payload)
+                stream.push(payload)
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
 
     def _producer_done(self, stream: _Stream, task: asyncio.Task[None]) -> None:
-        # Cancelled by stop(), abandonment or shutdown, or ended by _push: _finalize
+        # Cancelled by stop(), abandonment or shutdown, or ended by push: _finalize
         # writes the last event, if the producer did not.
         if not task.cancelled():
             error = task.exception()
@@ -389,42 +425,6 @@ class MemoryStreamRegistry(StreamRegistry):
                         {"type": "error", "message": "The answer could not be completed."},
                     )
         self._finalize(stream)
-
-    def _push(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
-        """The producer's next event; raises _Ended when the stream has ended
-        (its last event, or stop() that gave up waiting for the producer)."""
-        if stream.status != "running":
-            raise _Ended
-        if type(payload) is str:  # the hot path: a plain chunk
-            index, chunk = stream.log.append_chunk(payload)
-            if stream.waiters:
-                _wake(stream)
-            pipes = stream.pipes
-            if len(pipes) != 1:
-                if pipes:
-                    _fan_out(stream, index, b"", chunk)
-                return
-            # One listener, nearly always: _fan_out's work for it, inline.
-            pipe = pipes[0]
-            if pipe._cursor != index or pipe._writing is not None:
-                return
-            pipe._cursor = index + 1
-            chunks = pipe._chunks
-            if chunks is not None:
-                frame = chunks % (index, chunk)
-            else:
-                frame = pipe._frame(stream.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
-            try:
-                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
-            except Exception as error:
-                pipe._failed(error)
-                return
-            if waiting_on is not WRITTEN:
-                pipe._wait(waiting_on)
-            return
-        self._append(stream, payload)
-        if stream.status != "running":
-            raise _Ended
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
         index, kind, data = stream.log.append(payload)

@@ -660,6 +660,7 @@ class AsyncStreamingResponse(_Common):
         hot = once = unkept = False
         events: Any = None
         timed: Timed | None = None
+        cancel: Any = None
         while True:
             if not hot:
                 # The cases __anext__ handles in full: a chunk delay, queued or
@@ -674,7 +675,7 @@ class AsyncStreamingResponse(_Common):
                     events, timed = reader.direct, None
                     if type(events) is Timed and not events.limits.waiting:
                         # An in-process provider's own awaitables, Timed's work inline.
-                        timed, events = events, events.events
+                        timed, events, cancel = events, events.events, events.cancel
                     # Without `direct` (the first read, a shared or stepped reader):
                     # one read, then the reader is asked again.
                     once = events is None
@@ -685,7 +686,7 @@ class AsyncStreamingResponse(_Common):
                 try:
                     event = await (reader.read() if events is None else anext(events))
                     if timed is not None:
-                        if timed.cancel.reason is not None:
+                        if cancel.reason is not None:
                             raise timed.failed()
                         timed.reads += 1
                 except Exception as error:
