@@ -160,6 +160,9 @@ def test_requests_from_other_sites_and_foreign_hosts_are_refused(
     assert cross.json()["error"]["type"] == "cross_origin"
     fetch_site = client.get(url, params={"task": "Hi"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert fetch_site.status_code == 403
+    # Of a repeated header the first counts, as Starlette's Headers.get reads it.
+    repeated = [("Origin", "https://evil.example"), ("Origin", app.url)]
+    assert client.get(url, params={"task": "Hi"}, headers=repeated).status_code == 403
     # Without a token only loopback names are served (no DNS rebinding).
     rebound = client.get(url, params={"task": "Hi"}, headers={"Host": "evil.example"})
     assert rebound.status_code == 400

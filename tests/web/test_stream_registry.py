@@ -139,6 +139,31 @@ async def test_a_failing_producer_ends_with_an_error_event_and_a_silent_one_with
     await registry.aclose()
 
 
+async def test_a_producer_is_closed_at_its_last_event_and_not_read_past_it() -> None:
+    closed = asyncio.Event()
+    read_past = False
+
+    async def lingering() -> AsyncIterator[dict[str, Any]]:
+        nonlocal read_past
+        try:
+            yield {"type": "chunk", "chunk": "all"}
+            yield {"type": "complete", "finish_reason": "stop"}
+            read_past = True
+            await asyncio.Event().wait()  # would hold the stream's task forever
+        finally:
+            closed.set()
+
+    registry = MemoryStreamRegistry()
+    stream_id = await registry.start(lingering())
+    entries = await asyncio.wait_for(read_all(registry, stream_id), 5)
+    assert [entry.type for entry in entries] == ["start", "chunk", "complete"]
+    await asyncio.wait_for(closed.wait(), 5)
+    assert not read_past
+    info = await registry.info(stream_id)
+    assert info is not None and info.status == "complete"
+    await registry.aclose()
+
+
 async def test_shutdown_stops_every_running_stream() -> None:
     registry = MemoryStreamRegistry()
     producer = Producer(["a"], finish=False)

@@ -91,13 +91,12 @@ class EventLog:
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
         names = self._names
-        try:
+        if kind in names:  # a new type is the rule at a stream's start and end: no exception
             return names.index(kind)
-        except ValueError:
-            if len(names) == _MAX_TYPES:
-                raise ValueError(f"a stream can have at most {_MAX_TYPES} event types") from None
-            names.append(kind)
-            return len(names) - 1
+        if len(names) == _MAX_TYPES:
+            raise ValueError(f"a stream can have at most {_MAX_TYPES} event types")
+        names.append(kind)
+        return len(names) - 1
 
     def _start(self, index: int) -> int:
         """Where event `index`'s line starts."""

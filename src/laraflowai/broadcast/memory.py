@@ -74,9 +74,10 @@ class _Stream:
         self.expiry_timer: asyncio.TimerHandle | None = None
 
     def push(self, payload: Mapping[str, Any] | str) -> None:
-        """The producer's next event; raises _Ended when the stream has ended
-        (its last event, or stop() that gave up waiting for the producer). A
-        method of the stream: the producer calls it bound, the cheapest call."""
+        """The producer's next event; raises _Ended when the stream has already
+        ended (its last event, or stop() that gave up waiting for the
+        producer). A method of the stream: the producer calls it bound, the
+        cheapest call."""
         if self.status != "running":
             raise _Ended
         if type(payload) is str:  # the hot path: a plain chunk
@@ -107,8 +108,6 @@ class _Stream:
                 pipe._wait(waiting_on)
             return
         self.registry._append(self, payload)
-        if self.status != "running":
-            raise _Ended
 
 
 class _MemorySubscription(Subscription):
@@ -407,6 +406,8 @@ class MemoryStreamRegistry(StreamRegistry):
         try:
             async for payload in events:
                 stream.push(payload)
+                if stream.status != "running":  # that was its last event
+                    break
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:

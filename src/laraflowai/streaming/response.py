@@ -663,8 +663,11 @@ class AsyncStreamingResponse(_Common):
         cancel: Any = None
         while True:
             if not hot:
+                if state.ended and not state.ready:  # __anext__'s end, without its exception
+                    state.raise_error()
+                    return False
                 # The cases __anext__ handles in full: a chunk delay, queued or
-                # partial text (its flush timer), the end.
+                # partial text (its flush timer).
                 if self._delay or state.ready or state.ended or chunker.pending_since:
                     try:
                         text = await self.__anext__()

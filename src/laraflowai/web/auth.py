@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._headers import header_map
 
 __all__ = ["SESSION_COOKIE", "APIGuard", "same_site", "session_value", "token_matches"]
 
@@ -33,7 +34,7 @@ def session_value(token: str) -> str:
     return hmac.new(token.encode(), b"laraflowai-session-v1", hashlib.sha256).hexdigest()
 
 
-def token_matches(token: str, headers: Headers) -> bool:
+def token_matches(token: str, headers: Mapping[str, str]) -> bool:
     """The request carries the bearer token or a session cookie made from it."""
     scheme, _, given = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
@@ -50,7 +51,7 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-def same_site(headers: Headers, allowed: frozenset[str]) -> bool:
+def same_site(headers: Mapping[str, str], allowed: frozenset[str]) -> bool:
     """The request comes from this server's own pages, a non-browser client, or an
     `allowed` origin."""
     origin = headers.get("origin")
@@ -94,7 +95,7 @@ class APIGuard:
         if scope["type"] != "http" or not path.startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        headers = header_map(scope)
         if not same_site(headers, self.allowed_origins):
             response = _error(
                 403, "cross_origin", "requests from other sites are not allowed on this server"

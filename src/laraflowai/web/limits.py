@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError
+from ._headers import header_map
 from .auth import SESSION_COOKIE
 
 __all__ = ["ClientLimits", "LimitSettings", "MemoryCounters", "RedisCounters"]
@@ -155,7 +155,7 @@ class ClientLimits:
         if scope["type"] != "http" or not path.startswith(_GUARDED):
             await self.app(scope, receive, send)
             return
-        limits, headers = self.limits, Headers(scope=scope)
+        limits, headers = self.limits, header_map(scope)
         size = headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > limits.max_body_bytes:
             await self._too_large(scope, receive, send)
@@ -212,7 +212,7 @@ class ClientLimits:
         )(scope, receive, send)  # fmt: skip
 
 
-def _client(scope: Scope, headers: Headers) -> str | None:
+def _client(scope: Scope, headers: dict[str, str]) -> str | None:
     """Who is asking; None for a client on this machine without a token."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

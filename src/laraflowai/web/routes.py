@@ -46,6 +46,7 @@ from ..broadcast import (
     response_events,
 )
 from ._errors import error_response
+from ._headers import header_map
 from ._requests import BadInput, ChatConfig, build_agent, build_crew, chat_task
 from ._settings import WebSettings, parse_include
 from .auth import SESSION_COOKIE, session_value, token_matches
@@ -120,8 +121,10 @@ class StreamRoutes:
             return self._disabled()
         if request.method == "HEAD":  # never start a paid stream nobody will read
             return Response(headers={"Content-Type": "text/event-stream"})
-        last_event_id = request.headers.get("last-event-id")
-        wanted = request.query_params.get("stream_id")
+        # Plain dicts: Starlette's look a missing name up by raising a KeyError.
+        last_event_id = header_map(request.scope).get("last-event-id")
+        query = dict(request.query_params.items())
+        wanted = query.get("stream_id")
         if last_event_id:
             parsed = parse_event_id(last_event_id)
             if parsed is None:
@@ -142,7 +145,6 @@ class StreamRoutes:
             return await self._follow(*parsed)
         if wanted:
             return await self._follow(wanted, None)
-        query = request.query_params
         conversation_id = query.get("conversation_id")
         try:
             task = chat_task(query.get("task"), self.web)
