@@ -4,6 +4,8 @@ exact resume, stop, grace-window abandonment, retention."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -161,6 +163,36 @@ async def test_a_producer_is_closed_at_its_last_event_and_not_read_past_it() -> 
     assert not read_past
     info = await registry.info(stream_id)
     assert info is not None and info.status == "complete"
+    await registry.aclose()
+
+
+async def test_an_ended_stream_keeps_its_log_and_lets_its_producer_go() -> None:
+    class Events:
+        """A producer object (as an answer's events are), to watch it be freed."""
+
+        def __init__(self) -> None:
+            self.chunks = iter(["a", "b"])
+
+        def __aiter__(self) -> Events:
+            return self
+
+        async def __anext__(self) -> dict[str, Any]:
+            for chunk in self.chunks:
+                return {"type": "chunk", "chunk": chunk}
+            raise StopAsyncIteration
+
+    registry = MemoryStreamRegistry(retention=60)
+    events = Events()
+    gone = weakref.ref(events)
+    stream_id = await registry.start(events)
+    del events
+    entries = await asyncio.wait_for(read_all(registry, stream_id), 5)
+    await asyncio.sleep(0)
+    gc.collect()
+    assert gone() is None  # not held for the retention window
+    assert [entry.type for entry in await read_all(registry, stream_id)] == [
+        entry.type for entry in entries
+    ] == ["start", "chunk", "chunk", "complete"]
     await registry.aclose()
 
 

@@ -426,6 +426,10 @@ class MemoryStreamRegistry(StreamRegistry):
                         {"type": "error", "message": "The answer could not be completed."},
                     )
         self._finalize(stream)
+        # What only a running stream needs: an ended one keeps its log, not the
+        # producer's objects (the answer, its reader, their frames) for its
+        # retention window, where the memory and every GC pass would pay for them.
+        stream.task = stream.events = None
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
         index, kind, data = stream.log.append(payload)
