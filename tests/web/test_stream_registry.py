@@ -190,9 +190,11 @@ async def test_an_ended_stream_keeps_its_log_and_lets_its_producer_go() -> None:
     await asyncio.sleep(0)
     gc.collect()
     assert gone() is None  # not held for the retention window
-    assert [entry.type for entry in await read_all(registry, stream_id)] == [
-        entry.type for entry in entries
-    ] == ["start", "chunk", "chunk", "complete"]
+    assert (
+        [entry.type for entry in await read_all(registry, stream_id)]
+        == [entry.type for entry in entries]
+        == ["start", "chunk", "chunk", "complete"]
+    )
     await registry.aclose()
 
 
