@@ -21,6 +21,7 @@ from laraflowai.providers import (
     register_provider,
     unregister_provider,
 )
+from laraflowai.streaming import _inprocess
 from laraflowai.wire import Event, Finished, TextDelta
 
 from .test_timeouts import read_until_error
@@ -162,3 +163,27 @@ async def test_a_provider_within_its_limits_is_untouched(
         assert "".join(quick.stream("Go")) == "ab"
     else:
         assert "".join([chunk async for chunk in quick.astream("Go")]) == "ab"
+
+
+async def test_one_watch_serves_every_stream_and_goes_with_the_last(
+    scripted: type[Scripted],
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def answer(which: Agent) -> str:
+        try:
+            return "".join([chunk async for chunk in which.astream("Go")])
+        except StreamTimeoutError as error:
+            return error.limit
+
+    steady = agent([(0.03, "x")] * 6, idle_timeout=0.2)  # (the steps are the class's)
+    running = asyncio.gather(*(answer(steady) for _ in range(4)))
+    await asyncio.sleep(0.08)
+    assert len(_inprocess._watches[loop].streams) == 4  # one watch for all
+    assert await running == ["xxxxxx"] * 4
+    stalls = agent([(0, "one "), (0.6, "late")], idle_timeout=0.2)
+    assert await asyncio.gather(*(answer(stalls) for _ in range(2))) == ["idle"] * 2
+    watch = _inprocess._watches.get(loop)
+    assert watch is None or not watch.streams  # each left it as it closed
+    await asyncio.sleep(0.2)  # the next tick finds none: the timer stops
+    assert loop not in _inprocess._watches

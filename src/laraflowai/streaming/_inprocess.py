@@ -8,11 +8,12 @@ embedded model) is waited on with every limit, so a silent model is ended on
 time; a plain generator cannot be interrupted, so there a limit is enforced
 when the provider next yields.
 The async path (`Timed`) waits for the first piece of the answer (a long
-prompt, a stuck model) with every limit, ending the wait on time. After it, a
-timer per stream watches the total and idle limits and records the one that
-passes on the Cancel, and each event that arrives checks the Cancel: a reader's per-event cost is an
-attribute test (a clock read and checks per event cost about 1,700
-instructions, bench/instructions.py), on the hot path of every server.
+prompt, a stuck model) with every limit, ending the wait on time. After it,
+one timer per event loop (`_Watch`) looks at every stream's total and idle
+limits and records the one that passes on the Cancel, and each event that
+arrives checks the Cancel: a reader's per-event cost is an attribute test (a
+clock read and checks per event cost about 1,700 instructions,
+bench/instructions.py), on the hot path of every server.
 """
 
 from __future__ import annotations
@@ -88,22 +89,22 @@ class Timed:
     """An in-process provider's async events under the stream's limits.
 
     Until the first piece of the answer each read waits with the nearest limit
-    (the Cancel ends the wait too). From then on a timer watches the total and
-    idle limits and records the one that passes as the Cancel's reason; the
-    next event to arrive finds it and raises. A reader may read `events` itself, as `forward` does:
-    after each event it checks `cancel.reason` and counts the event in `reads`
-    (the timer's sign of life)."""
+    (the Cancel ends the wait too). From then on the loop's watch looks at the
+    total and idle limits and records the one that passes as the Cancel's
+    reason; the next event to arrive finds it and raises. A reader may read
+    `events` itself, as `forward` does: after each event it checks
+    `cancel.reason` and counts the event in `reads` (the watch's sign of life)."""
 
-    __slots__ = ("events", "limits", "cancel", "reads", "_last", "_seen", "_timer")
+    __slots__ = ("events", "limits", "cancel", "reads", "_last", "_seen", "_watch")
 
     def __init__(self, events: AsyncIterator[Event], limits: Limits) -> None:
         self.events = events
         self.limits = limits
         self.cancel = limits.cancel
         self.reads = 0
-        self._last = time.monotonic()  # the start, then the last sign of life the timer saw
+        self._last = time.monotonic()  # the start, then the last sign of life the watch saw
         self._seen = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._watch: _Watch | None = None
 
     def __aiter__(self) -> Timed:
         return self
@@ -144,22 +145,14 @@ class Timed:
             cancel.reading = None
         self._last = _checked(limits, event, self._last)
         if not limits.waiting:
-            self._watch()
+            self._watch = _watch(self)
         return event
 
-    def _watch(self) -> None:
-        """Look again at the nearer of a quarter of the idle limit and the total's
-        deadline: silence is seen at most a quarter of the limit late."""
-        limits = self.limits
-        wait = min(limits.settings.idle_timeout / 4, limits.total_at - time.monotonic())
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(wait, 0), self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
+    def look(self, now: float) -> bool:
+        """The watch's look at this stream: record a limit that passed; False
+        once there is nothing left to watch."""
         if self.cancel.reason is not None or getattr(self.events, "ag_frame", 0) is None:
-            return  # cancelled, or the provider's generator is over
-        now = time.monotonic()
+            return False  # cancelled, or the provider's generator is over
         if self.reads != self._seen:
             self._seen, self._last = self.reads, now
         limits = self.limits
@@ -168,12 +161,80 @@ class Timed:
         elif now - self._last >= limits.settings.idle_timeout:
             self.cancel.expire("idle")
         else:
-            self._watch()
+            return True
+        return False
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._watch is not None:
+            self._watch.streams.discard(self)
+            self._watch = None
         aclose = getattr(self.events, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+class _Watch:
+    """One timer for every in-process stream of an event loop past its first
+    piece (a timer each would cost about a KiB per stream): each tick looks
+    at every stream (`Timed.look`). It ticks at a quarter of the smallest
+    limit a stream has, at most every second, so a limit is seen that late."""
+
+    __slots__ = ("loop", "streams", "every", "handle")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.streams: set[Timed] = set()
+        self.every = _MAX_TICK
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, timed: Timed) -> None:
+        self.streams.add(timed)
+        every = _every(timed)
+        if self.handle is not None:
+            if every >= self.every:
+                return
+            self.handle.cancel()  # this stream needs closer looks
+        self.every = every
+        self.handle = self.loop.call_later(every, self._tick)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        streams = self.streams
+        every = _MAX_TICK
+        for timed in tuple(streams):
+            if timed.look(now):
+                every = min(every, _every(timed))
+            else:
+                streams.discard(timed)
+        if not streams:
+            self.handle = None
+            if _watches.get(self.loop) is self:
+                del _watches[self.loop]
+            return
+        self.every = every
+        self.handle = self.loop.call_later(every, self._tick)
+
+
+_MAX_TICK = 1.0
+_MIN_TICK = 0.005
+
+
+def _every(timed: Timed) -> float:
+    """How often `timed` needs a look: a quarter of its smallest limit, within bounds."""
+    settings = timed.limits.settings
+    return max(min(settings.idle_timeout / 4, settings.timeout / 4, _MAX_TICK), _MIN_TICK)
+
+
+_watches: dict[asyncio.AbstractEventLoop, _Watch] = {}
+
+
+def _watch(timed: Timed) -> _Watch:
+    """Put `timed` on its event loop's watch."""
+    loop = asyncio.get_running_loop()
+    watch = _watches.get(loop)
+    if watch is None:
+        for closed in [key for key in _watches if key.is_closed()]:
+            del _watches[closed]
+        watch = _watches[loop] = _Watch(loop)
+    watch.add(timed)
+    return watch

@@ -95,23 +95,29 @@ class APIGuard:
         if scope["type"] != "http" or not path.startswith(self.prefix):
             await self.app(scope, receive, send)
             return
+        refusal = self._refusal(scope, path)
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal(scope, receive, send)
+
+    def _refusal(self, scope: Scope, path: str) -> JSONResponse | None:
+        """Why the request may not pass, if it may not (a function of its own: the
+        headers are not held by the middleware's frame for a stream's lifetime)."""
         headers = header_map(scope)
         if not same_site(headers, self.allowed_origins):
-            response = _error(
+            return _error(
                 403, "cross_origin", "requests from other sites are not allowed on this server"
             )
-        elif (
+        if (
             self.token is not None
             and path not in _OPEN_PATHS
             and not token_matches(self.token, headers)
         ):
-            response = _error(
+            return _error(
                 401,
                 "unauthorized",
                 "this server needs its API token: send 'Authorization: Bearer <token>' "
                 "(the chat page asks for it once)",
             )
-        else:
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
+        return None

@@ -155,12 +155,11 @@ class ClientLimits:
         if scope["type"] != "http" or not path.startswith(_GUARDED):
             await self.app(scope, receive, send)
             return
-        limits, headers = self.limits, header_map(scope)
-        size = headers.get("content-length")
+        limits = self.limits
+        size, client = _size_and_client(scope)
         if size is not None and size.isdigit() and int(size) > limits.max_body_bytes:
             await self._too_large(scope, receive, send)
             return
-        client = _client(scope, headers)
         if client is None:
             await self.app(scope, self._bounded(receive), send)
             return
@@ -210,6 +209,13 @@ class ClientLimits:
             f"the request body is larger than {self.limits.max_body_bytes} bytes "
             "(LARAFLOWAI_MAX_BODY_BYTES)",
         )(scope, receive, send)  # fmt: skip
+
+
+def _size_and_client(scope: Scope) -> tuple[str | None, str | None]:
+    """The declared body size and who is asking (a function of its own: the
+    headers are not held by the middleware's frame for a stream's lifetime)."""
+    headers = header_map(scope)
+    return headers.get("content-length"), _client(scope, headers)
 
 
 def _client(scope: Scope, headers: dict[str, str]) -> str | None:
