@@ -95,6 +95,10 @@ def test_a_body_too_large_is_refused_with_413_whether_announced_or_chunked(
 
     chunked = httpx2.post(url, content=pieces(), headers=AUTH)
     assert chunked.status_code == 413
+    # A client on this machine without a token is not counted, and still bounded.
+    local = serve({"LARAFLOWAI_MAX_BODY_BYTES": "100"}, token=None)
+    local_chunked = httpx2.post(f"{local.url}/api/stream-crew", content=pieces())
+    assert local_chunked.status_code == 413
 
 
 def test_with_redis_the_count_is_shared_by_every_process(

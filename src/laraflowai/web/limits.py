@@ -160,8 +160,11 @@ class ClientLimits:
         if size is not None and size.isdigit() and int(size) > limits.max_body_bytes:
             await self._too_large(scope, receive, send)
             return
+        # A request with no body (no Content-Length or Transfer-Encoding: an SSE
+        # GET) needs no counting of it, for as long as its stream lasts.
+        bounded = receive if size is None else self._bounded(receive)
         if client is None:
-            await self.app(scope, self._bounded(receive), send)
+            await self._guarded(scope, bounded, send)
             return
         if limits.requests_per_minute:
             count, wait = await self.counters.hit(client)
@@ -182,12 +185,16 @@ class ClientLimits:
             )(scope, receive, send)  # fmt: skip
             return
         try:
-            await self.app(scope, self._bounded(receive), send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+            await self._guarded(scope, bounded, send)
         finally:
             if stream:
                 await self.counters.close(client)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
 
     def _bounded(self, receive: Receive) -> Receive:
         left = self.limits.max_body_bytes
@@ -212,10 +219,14 @@ class ClientLimits:
 
 
 def _size_and_client(scope: Scope) -> tuple[str | None, str | None]:
-    """The declared body size and who is asking (a function of its own: the
-    headers are not held by the middleware's frame for a stream's lifetime)."""
+    """The declared body size (None: no body; "chunked": a size not declared)
+    and who is asking (a function of its own: the headers are not held by the
+    middleware's frame for a stream's lifetime)."""
     headers = header_map(scope)
-    return headers.get("content-length"), _client(scope, headers)
+    size = headers.get("content-length")
+    if size is None and "transfer-encoding" in headers:
+        size = "chunked"
+    return size, _client(scope, headers)
 
 
 def _client(scope: Scope, headers: dict[str, str]) -> str | None:
