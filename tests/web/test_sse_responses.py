@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from laraflowai.broadcast import MemoryStreamRegistry
 from laraflowai.web import EventStreamResponse, SubscriptionResponse, encode_event
 from laraflowai.web import sse as sse_module
@@ -152,6 +154,32 @@ async def test_a_busy_subscription_gets_no_keep_alive_and_a_silent_one_does() ->
     silent = await serve(events(2, 0.5))
     assert 2 <= silent.count(b": keep-alive\n\n") <= 6  # about one per 0.2 s of silence
     await registry.aclose()
+
+
+@pytest.mark.parametrize("wakes", [True, False], ids=["server-wakes-receive", "server-does-not"])
+async def test_the_disconnect_watch_ends_with_the_response_and_leaves_no_task(wakes: bool) -> None:
+    class Server(Client):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if wakes and message["type"] == "http.response.body" and not message["more_body"]:
+                self.leave()  # as uvicorn wakes a waiting receive() once the response is done
+
+    registry = MemoryStreamRegistry(resume_grace=0)
+    step = asyncio.Event()
+    step.set()
+    stream_id = await registry.start(_chunks(1, step))
+    client = Server()
+    response = SubscriptionResponse(await registry.subscribe(stream_id))
+    await asyncio.wait_for(response(SCOPE, client.receive, client.send), 5)
+    assert len(client.ids) == 3
+    await asyncio.sleep(0)  # the watch's last turn
+    assert not response.disconnected  # the response's own end is not the client leaving
+    assert asyncio.all_tasks() == {asyncio.current_task()} | _producers(registry)
+    await registry.aclose()
+
+
+def _producers(registry: MemoryStreamRegistry) -> set[asyncio.Task[Any]]:
+    return {task for task in asyncio.all_tasks() if task.get_name().startswith("laraflowai-")}
 
 
 async def test_event_stream_response_sends_retry_frames_and_closes_the_iterator_on_disconnect() -> (

@@ -143,6 +143,11 @@ def _keep_alive_timer(period: float) -> _KeepAliveTimer:
     return timer
 
 
+def _cancel_pending(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+
+
 def _coroutine_send(send: Send) -> Any:
     """`send` as a function returning a coroutine, which the registry runs in
     place; Starlette's and uvicorn's are, a server's own might return another
@@ -184,6 +189,7 @@ class _EventStream(Response):
             ]
         self.raw_headers = raw
         self.disconnected = False
+        self._complete = False  # the last body message is being sent: not a disconnect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = _coroutine_send(scope.get(SERVER_SEND, send))
@@ -200,16 +206,24 @@ class _EventStream(Response):
         if timer is not None:
             timer.add(self)
         watch = asyncio.create_task(self._watch(receive))
+        ending = None
         try:
             await self._deliver(watch)
+            if not self.disconnected:
+                self._complete = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                # The server wakes a receive() waiting when the response completes
+                # (http.disconnect, ASGI's spec): the watch ends on its own, which
+                # costs far less than cancelling it. One that is still waiting
+                # after its wake-up's turn of the loop is cancelled then.
+                ending = asyncio.get_running_loop().call_soon(_cancel_pending, watch)
         finally:
-            watch.cancel()
+            if ending is None:
+                watch.cancel()
             if timer is not None:
                 timer.streams.discard(self)
             if self._keep_alive_send is not None:
                 self._keep_alive_send.cancel()
-        if not self.disconnected:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _progress(self) -> int:
         """A count that grows with every write of frames."""
@@ -234,8 +248,9 @@ class _EventStream(Response):
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                self.disconnected = True
-                await self._on_disconnect()
+                if not self._complete:
+                    self.disconnected = True
+                    await self._on_disconnect()
                 return
 
     async def _on_disconnect(self) -> None:
