@@ -45,6 +45,7 @@ SSE_HEADERS = {
 }
 # Encoded once: each stream would otherwise hold its own (17 objects, about 850 bytes).
 _RAW_SSE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
+_SSE_HEADER_NAMES = frozenset(name.lower() for name in SSE_HEADERS)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 KEEP_ALIVE = b": keep-alive\n\n"
 _KEEP_ALIVE_MESSAGE: Message = {"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True}
@@ -183,7 +184,8 @@ class _EventStream(Response):
         raw = list(_RAW_SSE_HEADERS)
         if headers:
             given = {name.lower(): value for name, value in headers.items()}
-            raw = [header for header in raw if header[0].decode() not in given]
+            if not given.keys().isdisjoint(_SSE_HEADER_NAMES):  # one of ours replaced
+                raw = [header for header in raw if header[0].decode() not in given]
             raw += [
                 (name.encode("latin-1"), value.encode("latin-1")) for name, value in given.items()
             ]
