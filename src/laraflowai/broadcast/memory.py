@@ -89,7 +89,7 @@ class _Stream:
                 if pipes:
                     _fan_out(self, index, b"", chunk)
                 return
-            # One listener, nearly always: _fan_out's work for it, inline.
+            # One listener, nearly always: _fan_out's work for it (and _send's), inline.
             pipe = pipes[0]
             if pipe._cursor != index or pipe._writing is not None:
                 return
@@ -280,13 +280,7 @@ def _fan_out(stream: _Stream, index: int, data: bytes, chunk: bytes | None = Non
                 else:
                     frame = framer(stream.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
             pipe._cursor = index + 1
-            try:
-                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
-            except Exception as error:
-                pipe._failed(error)
-                continue
-            if waiting_on is not WRITTEN:
-                pipe._wait(waiting_on)
+            pipe._send(frame)
         if ended:
             pipe._flush()
 
