@@ -26,7 +26,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from .sse_server import APPS, DELTA
+from .sse_server import APPS, DELTA, shaped
 
 
 def _registry(interval: float, ticks: int) -> Any:
@@ -93,7 +93,7 @@ def _agent(interval: float, ticks: int) -> Any:
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
 
 
-MODES = {**APPS, "registry": _registry, "agent": _agent}
+MODES = {**APPS, "shaped": shaped, "registry": _registry, "agent": _agent}
 
 
 class _Transport(asyncio.Transport):

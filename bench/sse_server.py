@@ -68,7 +68,7 @@ class TickerProvider(InProcessProvider):
         yield Finished("stop")
 
 
-def ours(interval: float, ticks: int) -> Starlette:
+def ours(interval: float, ticks: int, *, buffer_size: int = 1) -> Starlette:
     def factory(count: int) -> Any:
         return lambda **kwargs: TickerProvider(interval=interval, ticks=count, **kwargs)
 
@@ -77,8 +77,16 @@ def ours(interval: float, ticks: int) -> Starlette:
     register_provider("ticker-warmup", factory(WARM_UP_TICKS), replace=True)
     # Buffer size 1: each provider delta is one SSE event. No cache, so no stream
     # is replayed or shared. Plain defaults otherwise: no .env or environment.
-    settings = Settings().replace(buffer_size=1, cache_enabled=False)
+    settings = Settings().replace(buffer_size=buffer_size, cache_enabled=False)
     return create_app(settings, provider="ticker", role="Bench", goal="Tick")
+
+
+def shaped(interval: float, ticks: int) -> Starlette:
+    """`ours` with the default shaping (buffer_size 10, a 50 ms flush interval):
+    deltas coalesce into chunks, the path most deployments run. For the
+    profilers only (its events are not one per delta, so the load client's
+    criterion does not apply)."""
+    return ours(interval, ticks, buffer_size=Settings().buffer_size)
 
 
 def bare(interval: float, ticks: int) -> Starlette:
