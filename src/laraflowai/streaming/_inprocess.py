@@ -145,7 +145,7 @@ class Timed:
             cancel.reading = None
         self._last = _checked(limits, event, self._last)
         if not limits.waiting:
-            self._watch = _watch(self)
+            self._watch = _join_watch(self)
         return event
 
     def look(self, now: float) -> bool:
@@ -228,7 +228,7 @@ def _every(timed: Timed) -> float:
 _watches: dict[asyncio.AbstractEventLoop, _Watch] = {}
 
 
-def _watch(timed: Timed) -> _Watch:
+def _join_watch(timed: Timed) -> _Watch:
     """Put `timed` on its event loop's watch."""
     loop = asyncio.get_running_loop()
     watch = _watches.get(loop)

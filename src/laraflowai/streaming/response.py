@@ -666,9 +666,9 @@ class AsyncStreamingResponse(_Common):
                 if state.ended and not state.ready:  # __anext__'s end, without its exception
                     state.raise_error()
                     return False
-                # The cases __anext__ handles in full: a chunk delay, queued or
-                # partial text (its flush timer).
-                if self._delay or state.ready or state.ended or chunker.pending_since:
+                # The cases __anext__ handles in full: a chunk delay, queued text
+                # (the end's last chunks among it), partial text (its flush timer).
+                if self._delay or state.ready or chunker.pending_since:
                     try:
                         text = await self.__anext__()
                     except StopAsyncIteration:

@@ -299,12 +299,12 @@ class EventStreamResponse(_EventStream):
 
     async def _pump(self) -> None:
         frames = aiter(self.frames)
-        send = self._send
+        write = ASGIBody(self._send)
         try:
             async for frame in frames:
                 # Whole frames, so keep-alive comments go only between them.
                 self._written += 1
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await write(frame)
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
