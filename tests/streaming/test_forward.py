@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from laraflowai import Agent, FlowAI, StreamInterruptedError
+from laraflowai.streaming._inflight import DirectAsyncReader
 from tests.servers import (
     Drop,
     Hang,
@@ -86,6 +87,59 @@ async def test_a_partial_chunk_is_forwarded_when_its_flush_interval_passes(
     assert [chunk for chunk, _ in arrived] == ["Hello", " there"]
     assert arrived[0][1] < 0.8  # by the timer, not when the rest came
     assert response.is_complete()
+
+
+async def test_the_flush_timer_hands_out_held_back_text_while_the_read_goes_on(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # Each pause outlasts the flush interval: the text before it goes out from
+    # the timer, in order with the rest, and the upstream stays with the one
+    # reader (no producer task took it over for a read with a deadline).
+    FlowAI.configure(buffer_size=50, flush_interval=20, cache_enabled=False)
+    events = openai_chunks(["Hel", "lo", " there,", " and", " more"], usage=USAGE)
+    steps = [Sleep(0.3), Write(events[2]), Sleep(0.3), *map(Write, events[3:])]
+    server.enqueue(stream_reply(events[:2], then=steps))
+    arrived: list[str] = []
+    async with make_agent().astream("Go") as response:
+        await response.forward(arrived.append)
+        reader = response._reader
+        assert isinstance(reader, DirectAsyncReader) and reader._rest is None
+    assert arrived == ["Hello", " there,", " and more"]
+    assert response.get_stats()["chunk_count"] == 3 and response.is_complete()
+
+
+async def test_an_error_from_on_chunk_in_the_flush_timer_ends_the_reading_and_the_request(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    class Enough(Exception):
+        pass
+
+    def on_chunk(chunk: str) -> None:
+        raise Enough(chunk)
+
+    FlowAI.configure(buffer_size=50, flush_interval=20)
+    server.enqueue(stream_reply(openai_chunks(["Hel", "lo"])[:2], then=[Hang()]))
+    started = time.monotonic()
+    async with make_agent().astream("Go") as response:
+        with pytest.raises(Enough, match="Hello"):
+            await response.forward(on_chunk)
+    assert time.monotonic() - started < 5  # not when the hanging provider's limit passes
+    assert server.wait_for_disconnect(0, timeout=2)
+    assert not response.is_complete()
+
+
+async def test_max_chars_reached_in_the_flush_timer_ends_the_reading_with_the_chunk_cut(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    FlowAI.configure(buffer_size=50, flush_interval=20)
+    server.enqueue(stream_reply(openai_chunks(["Hel", "lo"])[:2], then=[Hang()]))
+    chunks: list[str] = []
+    started = time.monotonic()
+    async with make_agent().astream("Go") as response:
+        assert await response.forward(chunks.append, 4, keep_text=False) is True
+    assert chunks == ["Hell"]
+    assert time.monotonic() - started < 5
+    assert server.wait_for_disconnect(0, timeout=2)
 
 
 async def test_a_dropped_stream_raises_with_the_forwarded_text_kept(

@@ -35,6 +35,7 @@ class Scripted(InProcessProvider):
     default_model: ClassVar[str] = "scripted-1"
     steps: ClassVar[list[tuple[float, str]]] = []
     closed: ClassVar[list[str]] = []
+    tasks: ClassVar[list[asyncio.Task[Any] | None]] = []  # where each async piece was made
 
     def iter_events(self, request: ChatRequest) -> Iterator[Event]:
         try:
@@ -49,6 +50,7 @@ class Scripted(InProcessProvider):
         try:
             for pause, text in self.steps:
                 await asyncio.sleep(pause)
+                self.tasks.append(asyncio.current_task())
                 yield TextDelta(text)
             yield Finished("stop")
         finally:
@@ -59,13 +61,16 @@ class Scripted(InProcessProvider):
 def scripted() -> Iterator[type[Scripted]]:
     register_provider("scripted", lambda **kwargs: Scripted(**kwargs), replace=True)
     Scripted.closed = []
+    Scripted.tasks = []
     yield Scripted
     unregister_provider("scripted")
 
 
-def agent(steps: list[tuple[float, str]], **limits: Any) -> Agent:
+def agent(steps: list[tuple[float, str]], **options: Any) -> Agent:
     Scripted.steps = steps
-    settings = Settings().replace(buffer_size=1, cache_enabled=False, max_retries=0, **limits)
+    settings = Settings().replace(
+        cache_enabled=False, max_retries=0, **{"buffer_size": 1, **options}
+    )
     return Agent("Tester", "Test limits", "scripted", settings=settings)
 
 
@@ -187,3 +192,23 @@ async def test_one_watch_serves_every_stream_and_goes_with_the_last(
     assert watch is None or not watch.streams  # each left it as it closed
     await asyncio.sleep(0.2)  # the next tick finds none: the timer stops
     assert loop not in _inprocess._watches
+
+
+async def test_forward_flushes_held_back_text_while_the_provider_runs_on_in_its_task(
+    scripted: type[Scripted],
+) -> None:
+    # Pauses longer than the flush interval: what came before each goes out
+    # from forward's timer, and the provider's generator is never moved to
+    # another task to wait with a deadline.
+    pausing = agent(
+        [(0, "Hel"), (0, "lo"), (0.3, " there"), (0.3, " end")], buffer_size=50,
+        flush_interval=20, idle_timeout=2,
+    )  # fmt: skip
+    arrived: list[tuple[str, float]] = []
+    started = time.monotonic()
+    async with pausing.astream("Go") as response:
+        await response.forward(lambda chunk: arrived.append((chunk, time.monotonic() - started)))
+    assert [chunk for chunk, _ in arrived] == ["Hello", " there", " end"]
+    assert arrived[0][1] < 0.25 and arrived[1][1] < 0.55  # each by the timer, before the next
+    assert scripted.tasks == [asyncio.current_task()] * 4
+    assert response.is_complete()

@@ -109,7 +109,7 @@ async def aiter_list(events: list[Event]) -> AsyncIterator[Event]:
 
 
 class AsyncFlightReader:
-    __slots__ = ("_flight", "_next", "_left", "_cancelled", "__weakref__")
+    __slots__ = ("_flight", "_next", "_left", "_cancelled", "_closing", "__weakref__")
     direct = None  # see DirectAsyncReader.direct
 
     def __init__(self, flight: AsyncFlight) -> None:
@@ -117,6 +117,8 @@ class AsyncFlightReader:
         self._next = 0
         self._left = False
         self._cancelled = False
+        # The producer task this reader's cancel() ended, for aclose() to wait on.
+        self._closing: asyncio.Task[None] | None = None
 
     @property
     def cached(self) -> bool:
@@ -172,16 +174,18 @@ class AsyncFlightReader:
         self._cancelled = True
         if not self._left:
             self._left = True
-            self._flight._leave()
+            self._closing = self._flight._leave()
         self._flight._wake()
 
     async def aclose(self) -> None:
-        """Leave; the last reader waits until the upstream connection is closed."""
+        """Leave; the last reader waits until the upstream connection is closed
+        (after a cancel() too)."""
+        task, self._closing = self._closing, None
         if not self._left:
             self._left = True
             task = self._flight._leave()
-            if task is not None:
-                await asyncio.wait([task])
+        if task is not None:
+            await asyncio.wait([task])
 
     def __del__(self) -> None:
         if not self._left:
@@ -195,7 +199,8 @@ class DirectAsyncReader:
 
     It reads in the caller's task, the cheapest way, as long as no read has a
     deadline. Cancelling a read half-way would break the upstream, so the first
-    read with a deadline (a partial chunk waiting for its flush interval) hands
+    read with a deadline (a partial chunk waiting for its flush interval, in
+    `async for`; `forward` flushes from a timer and never reads with one) hands
     the rest of the upstream to a producer task, as a one-reader AsyncFlight
     sharing this reader's Cancel.
     """

@@ -643,7 +643,14 @@ class AsyncStreamingResponse(_Common):
         `keep_text=False` is for a caller that keeps the chunks itself (a
         server's event log): they are not added to `content` (nor to an
         error's `partial_content`); `get_stats()` still counts them. An
-        answer with chunk callbacks, tools or an output type keeps its text."""
+        answer with chunk callbacks, tools or an output type keeps its text.
+
+        Text held back for its flush interval goes out from a timer of the
+        event loop while the read goes on: a read with a deadline would hand
+        the upstream to a producer task (see `DirectAsyncReader`), which costs
+        two task switches and a timeout per delta. `on_chunk` is then called
+        from that timer; what it raises (or `max_chars` reached there) ends
+        the reading as it would here, the request closed at once."""
         state = self._state
         if not keep_text:
             reader = self._reader or self._start()
@@ -653,6 +660,39 @@ class AsyncStreamingResponse(_Common):
         smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
         counts = state.counts
         room = max_chars
+        flush_after = 0.0 if self._delay else state.flush_after
+        timer: asyncio.TimerHandle | None = None
+        # What ended the reading in the timer: _CUT, or the exception to raise.
+        stop: BaseException | None = None
+
+        def due() -> None:
+            # The flush timer: the text held back goes out if its time has come.
+            nonlocal timer, room, stop
+            timer = None
+            since = chunker.pending_since
+            if since is None or stop is not None:
+                return
+            wait = since + flush_after - time.monotonic()
+            if wait > 0:  # newer text than the timer was set for
+                timer = asyncio.get_running_loop().call_later(wait, due)
+                return
+            try:
+                for chunk in chunker.flush():
+                    hand_out(chunk)
+                    if room is not None:
+                        if len(chunk) >= room:
+                            if room:
+                                on_chunk(chunk[:room])
+                            stop = _CUT
+                            break
+                        room -= len(chunk)
+                    on_chunk(chunk)
+            except Exception as error:
+                stop = error
+            if stop is not None:
+                room = 0  # the next chunk here ends the reading (see _stopped)
+                self.cancel()  # ends the read in progress
+
         # `hot`: reading deltas straight from `events` (anext(events) is what
         # reader.read() returns, without its frame), each delta that is a chunk
         # as it is going to on_chunk; anything else ends it, and the next turn
@@ -661,66 +701,82 @@ class AsyncStreamingResponse(_Common):
         events: Any = None
         timed: Timed | None = None
         cancel: Any = None
-        while True:
-            if not hot:
-                if state.ended and not state.ready:  # __anext__'s end, without its exception
-                    state.raise_error()
-                    return False
-                # The cases __anext__ handles in full: a chunk delay, queued text
-                # (the end's last chunks among it), partial text (its flush timer).
-                if self._delay or state.ready or chunker.pending_since:
-                    try:
-                        text = await self.__anext__()
-                    except StopAsyncIteration:
+        try:
+            while True:
+                if not hot:
+                    if stop is not None:
+                        return _stopped(stop)
+                    if state.ended and not state.ready:  # __anext__'s end, without its exception
+                        state.raise_error()
                         return False
+                    # The cases __anext__ handles in full: a chunk delay, queued
+                    # text (the end's last chunks among it).
+                    if self._delay or state.ready:
+                        try:
+                            text = await self.__anext__()
+                        except StopAsyncIteration:
+                            return False
+                    else:
+                        reader = self._reader or self._start()
+                        events, timed = reader.direct, None
+                        if type(events) is Timed and not events.limits.waiting:
+                            # An in-process provider's own awaitables, Timed's work inline.
+                            timed, events, cancel = events, events.events, events.cancel
+                        # Without `direct` (the first read, a shared or stepped
+                        # reader): one read, then the reader is asked again.
+                        once = events is None
+                        unkept = not state.kept and counts.first_chunk_at is not None
+                        hot = True
+                        continue
                 else:
-                    reader = self._reader or self._start()
-                    events, timed = reader.direct, None
-                    if type(events) is Timed and not events.limits.waiting:
-                        # An in-process provider's own awaitables, Timed's work inline.
-                        timed, events, cancel = events, events.events, events.cancel
-                    # Without `direct` (the first read, a shared or stepped reader):
-                    # one read, then the reader is asked again.
-                    once = events is None
-                    unkept = not state.kept and counts.first_chunk_at is not None
-                    hot = True
-                    continue
-            else:
-                try:
-                    event = await (reader.read() if events is None else anext(events))
-                    if timed is not None:
-                        if cancel.reason is not None:
-                            raise timed.failed()
-                        timed.reads += 1
-                except Exception as error:
-                    self._read_ended(error)
-                    hot = False
-                    continue
-                if type(event) is not TextDelta:
-                    if event is not None:
-                        state.apply(event)
-                    hot = False
-                    continue
-                text = event.text
-                if not smallest <= len(text) <= largest:
-                    state.ready.extend(chunker.feed(text))
-                    hot = False
-                    continue
-                # A chunk as it is: what apply_text() does, its other checks done above.
-                if unkept:  # hand_out()'s work for text the caller keeps, inline
-                    counts.chunk_count += 1
-                    state.unkept += len(text)
-                else:
-                    hand_out(text)
-                    unkept = not state.kept  # the first chunk's time is taken
-                hot = not once
-            if room is not None:
-                if len(text) >= room:
-                    if room:
-                        on_chunk(text[:room])
-                    return True
-                room -= len(text)
-            on_chunk(text)
+                    try:
+                        event = await (reader.read() if events is None else anext(events))
+                        if timed is not None:
+                            if cancel.reason is not None:
+                                raise timed.failed()
+                            timed.reads += 1
+                    except Exception as error:
+                        if stop is not None:
+                            return _stopped(stop)
+                        self._read_ended(error)
+                        hot = False
+                        continue
+                    if type(event) is not TextDelta:
+                        if event is not None:
+                            state.apply(event)
+                        hot = False
+                        continue
+                    text = event.text
+                    hot = not once
+                    if chunker.pending_since is not None or not smallest <= len(text) <= largest:
+                        chunks = chunker.feed(text)
+                        if chunker.pending_since is not None and timer is None and flush_after:
+                            timer = asyncio.get_running_loop().call_later(
+                                chunker.pending_since + flush_after - time.monotonic(), due
+                            )
+                        if len(chunks) != 1:
+                            if chunks:
+                                state.ready.extend(chunks)
+                                hot = False
+                            continue
+                        text = hand_out(chunks[0])
+                    # A chunk as it is: what apply_text() does, its other checks done above.
+                    elif unkept:  # hand_out()'s work for text the caller keeps, inline
+                        counts.chunk_count += 1
+                        state.unkept += len(text)
+                    else:
+                        hand_out(text)
+                        unkept = not state.kept  # the first chunk's time is taken
+                if room is not None:
+                    if len(text) >= room:
+                        if room:
+                            on_chunk(text[:room])
+                        return _stopped(stop) if stop is not None else True
+                    room -= len(text)
+                on_chunk(text)
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
@@ -740,6 +796,21 @@ class AsyncStreamingResponse(_Common):
             f"<AsyncStreamingResponse {counts.provider}/{counts.model} "
             f"agent={counts.agent_role!r} chunks={counts.chunk_count} complete={state.complete}>"
         )
+
+
+class _Cut(Exception):
+    """forward()'s flush timer reached `max_chars`."""
+
+
+_CUT = _Cut()
+
+
+def _stopped(stop: BaseException) -> bool:
+    """forward()'s end after its flush timer ended the reading: True for
+    `max_chars` reached, or what `on_chunk` raised, raised."""
+    if stop is _CUT:
+        return True
+    raise stop
 
 
 def _untyped(error: Exception) -> LaraFlowAIError:
