@@ -8,6 +8,9 @@ the cache off, after one warm-up answer, in one of these modes:
 - `inprocess`: `agent.astream()` of an in-process provider yielding its deltas
   without pause (the SSE bench's provider, bench/sse_server.py, without its
   sleeps): the core's own cost on the SSE path, with no network and no decoder;
+- `ashaped`: `astream` with the default shaping (buffer_size 10, a 50 ms flush
+  interval): `async for` reading with a flush deadline, the path of a user's
+  own loop and of every consumer that iterates an answer (cost per provider delta);
 - `crew`: `crew.stream()` of one agent and one task, as bench/clients.py reads it;
 - `raw`: bench/clients.py's raw_sync client (httpx, httpx-sse, json.loads per
   event), the baseline bench/run divides by.
@@ -49,10 +52,10 @@ def _serve() -> None:
     server.stop()
 
 
-def _agent(base_url: str) -> Any:
+def _agent(base_url: str, buffer_size: int = 1) -> Any:
     from laraflowai import FlowAI
 
-    FlowAI.configure(buffer_size=1, chunk_delay=0, cache_enabled=False)
+    FlowAI.configure(buffer_size=buffer_size, chunk_delay=0, cache_enabled=False)
     return FlowAI.agent("Bench", "Stream", "openai", base_url=base_url, api_key="sk-bench-0000")
 
 
@@ -83,10 +86,15 @@ def _inprocess_agent() -> Any:
     return FlowAI.agent("Bench", "Stream", "deltas")
 
 
-async def _adrain(agent: Any, expected: int, **options: Any) -> int:
-    chunks = 0
-    async for _ in agent.astream("bench", **options):
+async def _adrain(agent: Any, expected: int | None, **options: Any) -> int:
+    """The chunks of one answer, checked against `expected` (None: the
+    number of characters, returned unchecked)."""
+    chunks = characters = 0
+    async for chunk in agent.astream("bench", **options):
         chunks += 1
+        characters += len(chunk)
+    if expected is None:
+        return characters
     if chunks != expected:
         raise RuntimeError(f"{chunks} chunks instead of {expected}")
     return chunks
@@ -122,6 +130,20 @@ def run(mode: str, events: int, runs: int, url: str) -> float:
             if raw()[0] != events:
                 raise RuntimeError("the raw client missed chunks")
         return _cpu() - start
+    if mode == "ashaped":
+        shaped = _agent(f"{url}/n/{events}/v1", buffer_size=10)
+        # The deltas are "tok<n> ": the chunks hold them all, whatever their number.
+        length = sum(len(f"tok{index} ") for index in range(events))
+
+        async def shaped_answers() -> float:
+            await _adrain(shaped, None)
+            start = _cpu()
+            for _ in range(runs):
+                if await _adrain(shaped, None) != length:
+                    raise RuntimeError("the shaped answer missed text")
+            return _cpu() - start
+
+        return asyncio.run(shaped_answers())
     warm, agent = _agent(f"{url}/n/3/v1"), _agent(f"{url}/n/{events}/v1")
     if mode == "crew":
         from .clients import crew_stream
@@ -152,7 +174,9 @@ def run(mode: str, events: int, runs: int, url: str) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.core_profile", description=__doc__)
-    parser.add_argument("mode", choices=["astream", "stream", "inprocess", "crew", "raw", "serve"])
+    parser.add_argument(
+        "mode", choices=["astream", "ashaped", "stream", "inprocess", "crew", "raw", "serve"]
+    )
     parser.add_argument("--events", type=int, default=2000, help="text deltas per answer")
     parser.add_argument("--runs", type=int, default=1, help="answers measured")
     parser.add_argument("--cpu", action="store_true", help="print CPU µs per event")
