@@ -59,10 +59,13 @@ def _registry(interval: float, ticks: int) -> Any:
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
 
 
-def _agent(interval: float, ticks: int) -> Any:
+def _agent(interval: float, ticks: int, *, iterated: bool = False) -> Any:
     """`registry` fed by the agent's stream (`response_events(agent.astream())`)
     instead of a plain generator: the difference is the streaming core's share
-    (with the provider's deltas); `ours` minus this is the app's own routing."""
+    (with the provider's deltas); `ours` minus this is the app's own routing.
+    `iterated`: with the default shaping, the events iterated (`async for`, as
+    the registry reads a wrapped producer: a conversation's, the metrics')
+    instead of pushed."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.routing import Route
@@ -79,13 +82,15 @@ def _agent(interval: float, ticks: int) -> Any:
         "ticker", lambda **kwargs: TickerProvider(interval=interval, ticks=ticks, **kwargs),
         replace=True,
     )  # fmt: skip
-    FlowAI.configure(buffer_size=1, cache_enabled=False)
+    FlowAI.configure(buffer_size=10 if iterated else 1, cache_enabled=False)
     agent = FlowAI.agent("Bench", "Tick", "ticker")
     registry = MemoryStreamRegistry()
     routes = StreamRoutes(registry, WebSettings())
 
     async def stream(request: Request) -> Any:
-        events = response_events(agent.astream("bench"))
+        events: Any = response_events(agent.astream("bench"))
+        if iterated:
+            events = _Iterated(events)
         stream_id = await registry.start(events, meta={"agent": "Bench"})
         subscription = await registry.subscribe(stream_id)
         return routes._event_stream(subscription, {"X-Stream-Id": stream_id})
@@ -93,7 +98,27 @@ def _agent(interval: float, ticks: int) -> Any:
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
 
 
-MODES = {**APPS, "shaped": shaped, "registry": _registry, "agent": _agent}
+class _Iterated:
+    """A producer the registry can only iterate (no `pump`)."""
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    def __aiter__(self) -> Any:
+        return self
+
+    def __anext__(self) -> Any:
+        return self._events.__anext__()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+
+def _iterated(interval: float, ticks: int) -> Any:
+    return _agent(interval, ticks, iterated=True)
+
+
+MODES = {**APPS, "shaped": shaped, "registry": _registry, "agent": _agent, "iterated": _iterated}
 
 
 class _Transport(asyncio.Transport):

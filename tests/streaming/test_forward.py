@@ -108,6 +108,23 @@ async def test_the_flush_timer_hands_out_held_back_text_while_the_read_goes_on(
     assert response.get_stats()["chunk_count"] == 3 and response.is_complete()
 
 
+async def test_chunks_flushed_on_time_are_the_same_by_timer_and_by_iteration(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # Each delta waits out the flush interval alone: `forward` flushes it from
+    # its timer, iteration from a read whose deadline passed (and reads on).
+    # No cache: the second answer would be the first one replayed at once.
+    FlowAI.configure(buffer_size=50, flush_interval=20, cache_enabled=False)
+    agent = make_agent()
+    results = []
+    for read in (iterated, forwarded):
+        server.enqueue(stream_reply(openai_chunks(DELTAS[:4], usage=USAGE), delay=0.15))
+        results.append(await read(agent))
+    (by_iteration, _), (by_forward, stats) = results
+    assert by_forward == by_iteration == DELTAS[:4]
+    assert stats["chunk_count"] == 4 and stats["is_complete"] is True
+
+
 async def test_an_error_from_on_chunk_in_the_flush_timer_ends_the_reading_and_the_request(
     server: ProviderServer, make_agent: MakeAgent, async_clients: None
 ) -> None:
