@@ -206,3 +206,25 @@ async def test_a_web_stream_stopped_through_the_registry_closes_its_provider_con
         await subscription.aclose()
     finally:
         await registry.aclose()
+
+
+@pytest.mark.parametrize(
+    "detail", [frozenset(), frozenset({"reasoning", "tools"})], ids=["text", "detailed"]
+)
+async def test_a_pump_whose_append_refuses_closes_the_request_at_once(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None, detail: frozenset[str]
+) -> None:
+    # The producer of a stream that has already ended (push raises): the
+    # provider request goes now, not when the garbage collector finds it.
+    hang_after(server, "Partial ", "answer")
+
+    class Refused(Exception):
+        pass
+
+    def append(payload: object) -> None:
+        raise Refused
+
+    events = response_events(make_agent().astream("Go"), detail=detail)
+    with pytest.raises(Refused):
+        await events.pump(append)  # type: ignore[attr-defined]
+    assert await disconnected(server, 0), "upstream still open after the refusal"

@@ -182,8 +182,11 @@ class ResponseEvents:
         for the whole answer instead of a generator step per chunk. An
         exception from `append` ends the answer (closing the request)."""
         if self._detail:
-            async for payload in self:
-                append(payload)
+            try:
+                async for payload in self:
+                    append(payload)
+            finally:  # what append raised ends the answer now, not when collected
+                await self.aclose()
             return
         response = self._response
         async with response:
