@@ -125,26 +125,6 @@ async def test_chunks_flushed_on_time_are_the_same_by_timer_and_by_iteration(
     assert stats["chunk_count"] == 4 and stats["is_complete"] is True
 
 
-async def test_an_error_from_on_chunk_in_the_flush_timer_ends_the_reading_and_the_request(
-    server: ProviderServer, make_agent: MakeAgent, async_clients: None
-) -> None:
-    class Enough(Exception):
-        pass
-
-    def on_chunk(chunk: str) -> None:
-        raise Enough(chunk)
-
-    FlowAI.configure(buffer_size=50, flush_interval=20)
-    server.enqueue(stream_reply(openai_chunks(["Hel", "lo"])[:2], then=[Hang()]))
-    started = time.monotonic()
-    async with make_agent().astream("Go") as response:
-        with pytest.raises(Enough, match="Hello"):
-            await response.forward(on_chunk)
-    assert time.monotonic() - started < 5  # not when the hanging provider's limit passes
-    assert server.wait_for_disconnect(0, timeout=2)
-    assert not response.is_complete()
-
-
 async def test_max_chars_reached_in_the_flush_timer_ends_the_reading_with_the_chunk_cut(
     server: ProviderServer, make_agent: MakeAgent, async_clients: None
 ) -> None:
@@ -173,8 +153,17 @@ async def test_a_dropped_stream_raises_with_the_forwarded_text_kept(
     assert not response.is_complete()
 
 
+@pytest.mark.parametrize(
+    ("shaping", "deltas"),
+    [({"buffer_size": 1}, DELTAS[:2]), ({"buffer_size": 50, "flush_interval": 20}, ["Hel", "lo"])],
+    ids=["in-the-read", "in-the-flush-timer"],
+)
 async def test_an_error_from_on_chunk_ends_the_reading_and_the_request(
-    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+    server: ProviderServer,
+    make_agent: MakeAgent,
+    async_clients: None,
+    shaping: dict[str, int],
+    deltas: list[str],
 ) -> None:
     class Enough(Exception):
         pass
@@ -182,11 +171,13 @@ async def test_an_error_from_on_chunk_ends_the_reading_and_the_request(
     def on_chunk(chunk: str) -> None:
         raise Enough(chunk)
 
-    FlowAI.configure(buffer_size=1)
-    server.enqueue(stream_reply(openai_chunks(DELTAS)[:2], then=[Hang()]))
+    FlowAI.configure(**shaping)
+    server.enqueue(stream_reply(openai_chunks(deltas)[:2], then=[Hang()]))
+    started = time.monotonic()
     async with make_agent().astream("Go") as response:
-        with pytest.raises(Enough, match="Stream"):
+        with pytest.raises(Enough, match=deltas[0]):
             await response.forward(on_chunk)
+    assert time.monotonic() - started < 5  # not when the hanging provider's limit passes
     assert server.wait_for_disconnect(0, timeout=2)
     assert not response.is_complete()
 
