@@ -20,6 +20,8 @@ import argparse
 import asyncio
 import resource
 import tracemalloc
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -59,19 +61,20 @@ def _registry(interval: float, ticks: int) -> Any:
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
 
 
-def _agent(interval: float, ticks: int, *, iterated: bool = False) -> Any:
+def _agent(interval: float, ticks: int, *, wrap: str = "") -> Any:
     """`registry` fed by the agent's stream (`response_events(agent.astream())`)
     instead of a plain generator: the difference is the streaming core's share
     (with the provider's deltas); `ours` minus this is the app's own routing.
-    `iterated`: with the default shaping, the events iterated (`async for`, as
-    the registry reads a wrapped producer: a conversation's, the metrics')
-    instead of pushed."""
+    With `wrap`, the default shaping, and the events either iterated
+    (`"iterated"`: `async for`, as the registry reads a producer without
+    `pump`) or watched by a `Tap` that does nothing (`"tapped"`: as a
+    conversation's or the metrics' wrapper does)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.routing import Route
 
     from laraflowai import FlowAI
-    from laraflowai.broadcast import MemoryStreamRegistry, response_events
+    from laraflowai.broadcast import MemoryStreamRegistry, Tap, response_events, tapped
     from laraflowai.providers import register_provider
     from laraflowai.web import StreamRoutes, WebSettings
     from laraflowai.web.routes import _Streaming
@@ -82,15 +85,17 @@ def _agent(interval: float, ticks: int, *, iterated: bool = False) -> Any:
         "ticker", lambda **kwargs: TickerProvider(interval=interval, ticks=ticks, **kwargs),
         replace=True,
     )  # fmt: skip
-    FlowAI.configure(buffer_size=10 if iterated else 1, cache_enabled=False)
+    FlowAI.configure(buffer_size=10 if wrap else 1, cache_enabled=False)
     agent = FlowAI.agent("Bench", "Tick", "ticker")
     registry = MemoryStreamRegistry()
     routes = StreamRoutes(registry, WebSettings())
 
     async def stream(request: Request) -> Any:
         events: Any = response_events(agent.astream("bench"))
-        if iterated:
+        if wrap == "iterated":
             events = _Iterated(events)
+        elif wrap == "tapped":
+            events = tapped(events, Tap())
         stream_id = await registry.start(events, meta={"agent": "Bench"})
         subscription = await registry.subscribe(stream_id)
         return routes._event_stream(subscription, {"X-Stream-Id": stream_id})
@@ -114,11 +119,14 @@ class _Iterated:
         await self._events.aclose()
 
 
-def _iterated(interval: float, ticks: int) -> Any:
-    return _agent(interval, ticks, iterated=True)
-
-
-MODES = {**APPS, "shaped": shaped, "registry": _registry, "agent": _agent, "iterated": _iterated}
+MODES: dict[str, Callable[[float, int], Any]] = {
+    **APPS,
+    "shaped": shaped,
+    "registry": _registry,
+    "agent": _agent,
+    "iterated": partial(_agent, wrap="iterated"),
+    "tapped": partial(_agent, wrap="tapped"),
+}
 
 
 class _Transport(asyncio.Transport):

@@ -4,6 +4,7 @@ follow them, resume them after a dropped connection, or stop them."""
 from typing import TYPE_CHECKING
 
 from ._eager import ASGIBody
+from ._tap import Tap, tapped
 from .base import (
     Framer,
     StreamEntry,
@@ -36,6 +37,7 @@ __all__ = [
     "StreamRegistry",
     "StreamStatus",
     "Subscription",
+    "Tap",
     "UnknownStreamError",
     "Writer",
     "crew_events",
@@ -43,6 +45,7 @@ __all__ = [
     "iter_response_events",
     "public_error",
     "response_events",
+    "tapped",
 ]
 
 

@@ -13,7 +13,7 @@ settings are in `conversations.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from .._secrets import redact
 from .._types import Message
+from ..broadcast import Tap, tapped
 from ._errors import error_response
 from ._requests import BadInput
-from ._wrapped import WrappedEvents
 from .conversations import ConversationStore, StoredConversation, valid_conversation_id
 
 __all__ = ["ConversationRoutes", "find_conversation", "remembered"]
@@ -87,34 +87,35 @@ class ConversationRoutes:
         )
 
 
-async def _remember(
-    source: AsyncIterator[Mapping[str, Any]],
-    store: ConversationStore,
-    conversation_id: str,
-    question: str,
-) -> AsyncGenerator[Mapping[str, Any], None]:
-    """The source's events; when its answer completes, the turn joins the
+class _Remember(Tap):
+    """Keeps the answer's text; when it completes, the turn joins the
     conversation before the `complete` event is passed on."""
-    answer: list[str] = []
-    try:
-        async for payload in source:
-            kind = payload.get("type")
-            if kind == "chunk":
-                answer.append(payload["chunk"])
-            elif kind == "complete" and not payload.get("truncated"):
-                try:
-                    await store.append(conversation_id, question, "".join(answer))
-                except Exception as error:  # the answer still reaches its reader
-                    logger.warning(
-                        "conversation %s...: the turn was not kept: %s",
-                        conversation_id[:6],
-                        redact(str(error)),
-                    )
-            yield payload
-    finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
+
+    __slots__ = ("store", "conversation_id", "question", "answer")
+
+    def __init__(self, store: ConversationStore, conversation_id: str, question: str) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+        self.question = question
+        self.answer: list[str] = []
+
+    def see(self, payload: Mapping[str, Any] | str) -> None:
+        if isinstance(payload, str):
+            self.answer.append(payload)
+        elif payload.get("type") == "chunk":
+            self.answer.append(payload["chunk"])
+
+    async def last(self, payload: Mapping[str, Any]) -> None:
+        if payload.get("type") != "complete" or payload.get("truncated"):
+            return
+        try:
+            await self.store.append(self.conversation_id, self.question, "".join(self.answer))
+        except Exception as error:  # the answer still reaches its reader
+            logger.warning(
+                "conversation %s...: the turn was not kept: %s",
+                self.conversation_id[:6],
+                redact(str(error)),
+            )
 
 
 def _no_conversations() -> Response:
@@ -188,4 +189,4 @@ def remembered(
 ) -> AsyncIterator[Mapping[str, Any]]:
     """`events` of an answer to `question`, keeping the turn in the conversation
     once the answer completes (before its `complete` event is passed on)."""
-    return WrappedEvents(_remember(events, store, conversation_id, question), events)
+    return tapped(events, _Remember(store, conversation_id, question))

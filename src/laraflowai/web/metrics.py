@@ -17,7 +17,7 @@ semantic conventions' attributes: https://opentelemetry.io/docs/specs/semconv/ge
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._exceptions import ConfigurationError
-from ._wrapped import WrappedEvents
+from ..broadcast import Tap, tapped
 from .auth import token_matches
 
 __all__ = ["StreamMetrics"]
@@ -73,51 +73,7 @@ class StreamMetrics:
     ) -> AsyncIterator[Mapping[str, Any]]:
         """`events` (a stream's producer), recorded as they pass; its `cancel()`
         (a registry's way to stop a response at once) still reaches it."""
-        return WrappedEvents(self._observe(events, provider, model), events)
-
-    async def _observe(
-        self, events: AsyncIterator[Mapping[str, Any]], provider: str, model: str
-    ) -> AsyncGenerator[Mapping[str, Any], None]:
-        started = time.monotonic()
-        labels = (provider, model)
-        self.started.labels(*labels).inc()
-        self.active.labels(*labels).inc()
-        span = None
-        if self._tracer is not None:
-            span = self._tracer.start_span(
-                f"chat {model}",
-                kind=_CLIENT,
-                attributes={
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": provider,
-                    "gen_ai.request.model": model,
-                },
-            )
-        outcome = "stopped"  # unless the producer reaches its end
-        try:
-            first = True
-            async for payload in events:
-                kind = payload.get("type")
-                if kind == "chunk" and first:
-                    first = False
-                    self.first_chunk.labels(*labels).observe(time.monotonic() - started)
-                elif kind == "complete":
-                    outcome = "stopped" if payload.get("stopped") else "complete"
-                    self._usage(labels, payload, span)
-                elif kind == "error":
-                    outcome = "error"
-                    self.failed.labels(*labels, str(payload.get("kind", "internal"))).inc()
-                    if span is not None:
-                        span.set_attribute("error.type", str(payload.get("kind", "internal")))
-                        span.set_status(_ERROR, str(payload.get("message", "")))
-                yield payload
-        finally:
-            if outcome != "error":
-                self.completed.labels(*labels, outcome).inc()
-            self.active.labels(*labels).dec()
-            self.duration.labels(*labels).observe(time.monotonic() - started)
-            if span is not None:
-                span.end()
+        return tapped(events, _Observation(self, (provider, model)))
 
     def _usage(self, labels: tuple[str, str], payload: Mapping[str, Any], span: Any) -> None:
         usage = payload.get("usage") or {}
@@ -141,6 +97,64 @@ class StreamMetrics:
             return Response("this server needs its API token\n", status_code=401,
                             headers={"WWW-Authenticate": 'Bearer realm="laraflowai"'})  # fmt: skip
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Observation(Tap):
+    """One stream's metrics and span, recorded as its events pass."""
+
+    __slots__ = ("metrics", "labels", "started", "span", "waiting", "outcome")
+
+    def __init__(self, metrics: StreamMetrics, labels: tuple[str, str]) -> None:
+        self.metrics = metrics
+        self.labels = labels
+        self.started = 0.0
+        self.span: Any = None
+        self.waiting = True  # for the first chunk
+        self.outcome = "stopped"  # unless the producer reaches its end
+
+    def begin(self) -> None:
+        metrics, labels = self.metrics, self.labels
+        self.started = time.monotonic()
+        metrics.started.labels(*labels).inc()
+        metrics.active.labels(*labels).inc()
+        if metrics._tracer is not None:
+            provider, model = labels
+            self.span = metrics._tracer.start_span(
+                f"chat {model}",
+                kind=_CLIENT,
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": provider,
+                    "gen_ai.request.model": model,
+                },
+            )
+
+    def see(self, payload: Mapping[str, Any] | str) -> None:
+        if self.waiting and (isinstance(payload, str) or payload.get("type") == "chunk"):
+            self.waiting = False
+            self.metrics.first_chunk.labels(*self.labels).observe(time.monotonic() - self.started)
+
+    async def last(self, payload: Mapping[str, Any]) -> None:
+        metrics, labels, span = self.metrics, self.labels, self.span
+        if payload.get("type") == "complete":
+            self.outcome = "stopped" if payload.get("stopped") else "complete"
+            metrics._usage(labels, payload, span)
+            return
+        self.outcome = "error"
+        kind = str(payload.get("kind", "internal"))
+        metrics.failed.labels(*labels, kind).inc()
+        if span is not None:
+            span.set_attribute("error.type", kind)
+            span.set_status(_ERROR, str(payload.get("message", "")))
+
+    def done(self) -> None:
+        metrics, labels = self.metrics, self.labels
+        if self.outcome != "error":
+            metrics.completed.labels(*labels, self.outcome).inc()
+        metrics.active.labels(*labels).dec()
+        metrics.duration.labels(*labels).observe(time.monotonic() - self.started)
+        if self.span is not None:
+            self.span.end()
 
 
 def _tracer(provider: Any) -> Any:
