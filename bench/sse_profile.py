@@ -28,7 +28,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from .sse_server import APPS, DELTA, shaped
+from .sse_server import APPS, DELTA, ours, shaped
 
 
 def _registry(interval: float, ticks: int) -> Any:
@@ -122,6 +122,8 @@ class _Iterated:
 MODES: dict[str, Callable[[float, int], Any]] = {
     **APPS,
     "shaped": shaped,
+    # ours with the stream cache on (the default): each answer read through a flight
+    "cached": partial(ours, cache=True),
     "registry": _registry,
     "agent": _agent,
     "iterated": partial(_agent, wrap="iterated"),

@@ -68,7 +68,7 @@ class TickerProvider(InProcessProvider):
         yield Finished("stop")
 
 
-def ours(interval: float, ticks: int, *, buffer_size: int = 1) -> Starlette:
+def ours(interval: float, ticks: int, *, buffer_size: int = 1, cache: bool = False) -> Starlette:
     def factory(count: int) -> Any:
         return lambda **kwargs: TickerProvider(interval=interval, ticks=count, **kwargs)
 
@@ -77,7 +77,9 @@ def ours(interval: float, ticks: int, *, buffer_size: int = 1) -> Starlette:
     register_provider("ticker-warmup", factory(WARM_UP_TICKS), replace=True)
     # Buffer size 1: each provider delta is one SSE event. No cache, so no stream
     # is replayed or shared. Plain defaults otherwise: no .env or environment.
-    settings = Settings().replace(buffer_size=buffer_size, cache_enabled=False)
+    settings = Settings().replace(
+        buffer_size=buffer_size, cache_enabled=cache, cache_store="memory"
+    )  # the memory store: nothing on disk, nothing replayed in a later run
     return create_app(settings, provider="ticker", role="Bench", goal="Tick")
 
 
