@@ -722,9 +722,10 @@ class AsyncStreamingResponse(_Common):
                         if type(events) is Timed and not events.limits.waiting:
                             # An in-process provider's own awaitables, Timed's work inline.
                             timed, events, cancel = events, events.events, events.cancel
-                        # Without `direct` (the first read, a shared or stepped
-                        # reader): one read, then the reader is asked again.
-                        once = events is None
+                        # Without `direct`: a flight's reader (shared or cached)
+                        # reads on as it is; another one (the first read, a
+                        # stepped reader) reads once, then is asked again.
+                        once = events is None and type(reader) is not AsyncFlightReader
                         unkept = not state.kept and counts.first_chunk_at is not None
                         hot = True
                         continue
