@@ -177,3 +177,50 @@ def test_a_dropped_response_closes_its_upstream(
     assert response.get_next_chunk() == "Hello there"
     del response  # no close(): dropping the last reference is enough
     assert server.wait_for_disconnect(0, timeout=2)
+
+
+async def test_a_lone_async_reader_reads_its_upstream_in_its_own_task(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # No producer task while nobody shares the stream: the chunks come to
+    # the reading task straight from the upstream, and the answer is cached.
+    FlowAI.configure(max_retries=0, buffer_size=1)
+    server.enqueue(stream_reply(openai_chunks(WORDS[:3]), delay=0.02))
+    agent = make_agent()
+    before = asyncio.all_tasks()
+    async with agent.astream("Go") as response:
+        chunks = [await response.get_next_chunk() for _ in range(3)]
+        assert asyncio.all_tasks() == before
+        assert await response.get_content() == "".join(WORDS[:3])
+    assert chunks == WORDS[:3]
+    async with agent.astream("Go") as replay:
+        assert await replay.get_content() == "".join(WORDS[:3])
+    assert replay.get_stats()["cached"] and server.request_count == 1
+
+
+async def test_a_reader_joining_a_read_its_lone_reader_abandons_starts_afresh(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # The first reader is inside a read when an identical request joins; then
+    # the first reader's task is cancelled in that read, which breaks the
+    # upstream. The joiner had been handed nothing: it gets a whole answer of
+    # its own from a fresh request, not half of a broken one.
+    FlowAI.configure(max_retries=0, buffer_size=1)
+    events = openai_chunks(["broken "], finish_reason=None, include_done=False)
+    server.enqueue(stream_reply(events, then=[Hang()]))
+    server.enqueue(stream_reply(openai_chunks(["fresh ", "answer"]), delay=0.02))
+    agent = make_agent()
+    first = agent.astream("Go")
+    assert await first.get_next_chunk() == "broken "
+    inside = asyncio.create_task(first.get_next_chunk())  # waits in the hanging read
+    await asyncio.sleep(0.1)
+    second = agent.astream("Go")
+    joined = asyncio.create_task(second.get_content())
+    await asyncio.sleep(0.1)
+    assert not joined.done() and second.get_stats()["shared"]
+    inside.cancel()
+    assert await asyncio.wait_for(joined, timeout=5) == "fresh answer"
+    assert server.request_count == 2
+    assert await asyncio.to_thread(server.wait_for_disconnect, 0, 2)
+    await first.aclose()
+    await second.aclose()

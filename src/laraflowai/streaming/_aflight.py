@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from .._exceptions import StreamInterruptedError
 from ..wire import Event
 from ._cancel import Cancel
 from ._flight import copy_error, reader_cancelled
@@ -18,9 +19,18 @@ logger = logging.getLogger("laraflowai")
 
 
 class AsyncFlight:
-    """The async twin of Flight: a producer task pulls, readers wait on futures.
-    The flight's Cancel is bound to the producer task: firing it (the last
-    reader leaving) cancels the task, which closes the upstream."""
+    """The async twin of Flight. A lone reader pulls the upstream in its own
+    task, the cheapest way (no task switch per event). Once a second reader
+    joins, a producer task pulls instead, so that one reader's cancellation
+    (a client that went away) never lands inside a shared upstream; readers
+    wait on futures, and the flight's Cancel is bound to the task: firing it
+    (the last reader leaving) cancels the task, which closes the upstream.
+
+    The hand-over happens between two reads. A reader that joins while the
+    lone reader is inside a read reads nothing until that read is over; if
+    it never completes because its reader's task was cancelled half-way, the
+    upstream is broken (`broken`), and the joiner, having handed out nothing,
+    joins a fresh flight (`rejoin`)."""
 
     def __init__(
         self,
@@ -34,9 +44,15 @@ class AsyncFlight:
         self.done = False
         self.error: BaseException | None = None
         self.cancelled = False
+        self.broken = False
         self.readers = 0
         self.cached = False
+        # A reader of a fresh flight of the same request, for the readers of a broken one.
+        self.rejoin: Callable[[], AsyncFlightReader | None] | None = None
         self._open = upstream
+        self._upstream: AsyncIterator[Event] | None = None
+        self._closed = False
+        self._pulling: AsyncFlightReader | None = None  # the lone reader, inside a read
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[object]] = []
         self._on_complete = on_complete
@@ -47,6 +63,8 @@ class AsyncFlight:
         if self.cancelled:
             return None
         self.readers += 1
+        if self.readers > 1 and self._task is None and self._pulling is None and not self.done:
+            self._start()  # between two reads of the lone reader: hand over now
         return AsyncFlightReader(self)
 
     def _wake(self) -> None:
@@ -60,10 +78,11 @@ class AsyncFlight:
         self.cancel.bind(self._task)
 
     async def _produce(self) -> None:
-        upstream: AsyncIterator[Event] | None = None
         error: BaseException | None = None
         try:
-            upstream = await self._open(self.cancel)
+            upstream = self._upstream
+            if upstream is None:
+                upstream = self._upstream = await self._open(self.cancel)
             async for event in upstream:
                 self.events.append(event)
                 if self._waiters:
@@ -73,9 +92,11 @@ class AsyncFlight:
         except BaseException as exc:  # handed to every reader
             error = exc
         finally:
-            aclose = getattr(upstream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await self._close()
+        await self._end(error)
+
+    async def _end(self, error: BaseException | None) -> None:
+        """The upstream is over: store it when complete, then tell every reader."""
         if error is None and not self.cancelled and self._on_complete is not None:
             try:
                 await self._on_complete(self.events)
@@ -83,6 +104,23 @@ class AsyncFlight:
                 logger.warning("the stream cache could not store a stream", exc_info=True)
         self.error = error
         self.done = True
+        self._wake()
+        if self._on_end is not None:
+            self._on_end(self)
+
+    async def _close(self) -> None:
+        upstream = self._upstream
+        if upstream is not None and not self._closed:
+            self._closed = True
+            aclose = getattr(upstream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _broke(self) -> None:
+        """The lone reader's read was cancelled half-way: the upstream is
+        unusable; whoever joined meanwhile starts afresh."""
+        self.broken = self.readers > 1
+        self.cancelled = True
         self._wake()
         if self._on_end is not None:
             self._on_end(self)
@@ -136,22 +174,30 @@ class AsyncFlightReader:
         """The next event; None if none came within `timeout` seconds; raises
         StopAsyncIteration at the end, or the upstream's error."""
         flight = self._flight
-        events = flight.events
         deadline = None
         while True:
-            index = self._next
-            if index < len(events):
-                self._next = index + 1
-                return events[index]
-            if flight.done or flight.cancelled or self._cancelled:
-                error = flight.error
-                if error is not None and not isinstance(error, asyncio.CancelledError):
-                    raise copy_error(error)
-                if self._cancelled:
-                    raise reader_cancelled()
-                raise StopAsyncIteration
-            if flight._task is None:
-                flight._start()
+            pulling = flight._pulling
+            if pulling is None or pulling is self:
+                if flight.broken and not self._cancelled:
+                    flight = self._rejoin()
+                    continue
+                events = flight.events
+                index = self._next
+                if index < len(events):
+                    self._next = index + 1
+                    return events[index]
+                if flight.done or flight.cancelled or self._cancelled:
+                    error = flight.error
+                    if error is not None and not isinstance(error, asyncio.CancelledError):
+                        raise copy_error(error)
+                    if self._cancelled:
+                        raise reader_cancelled()
+                    raise StopAsyncIteration
+                if flight._task is None:
+                    if flight.readers == 1 and timeout is None:
+                        return await self._pull()
+                    flight._start()
+            # else: joined during the lone reader's read; nothing until it is over
             loop = asyncio.get_running_loop()
             waiter = loop.create_future()
             flight._waiters.append(waiter)
@@ -173,6 +219,56 @@ class AsyncFlightReader:
             finally:
                 expiry.cancel()
 
+    async def _pull(self) -> Event:
+        """The lone reader's read, in its own task."""
+        flight = self._flight
+        flight._pulling = self
+        try:
+            upstream = flight._upstream
+            if upstream is None:
+                upstream = flight._upstream = await flight._open(flight.cancel)
+            event = await anext(upstream)
+        except StopAsyncIteration:
+            flight._pulling = None
+            await flight._close()
+            await flight._end(None)
+            raise
+        except Exception as error:
+            flight._pulling = None
+            await flight._close()
+            await flight._end(error)
+            if self._cancelled:
+                raise reader_cancelled() from None
+            raise copy_error(error) from None
+        except BaseException:  # this task was cancelled inside the read
+            flight._pulling = None
+            flight._broke()
+            await flight._close()
+            raise
+        flight._pulling = None
+        flight.events.append(event)
+        self._next += 1
+        if flight.readers > 1 and flight._task is None:
+            flight._start()  # someone joined during the read: hand over now
+        if flight._waiters:
+            flight._wake()
+        return event
+
+    def _rejoin(self) -> AsyncFlight:
+        """Leave a broken flight for a fresh one, if nothing of it was handed out."""
+        old = self._flight
+        old.readers -= 1
+        fresh = old.rejoin() if old.rejoin is not None and not self._next else None
+        if fresh is None:
+            self._left = True
+            raise StreamInterruptedError(
+                "the stream this request shared was cut off before it could be read; "
+                "ask again"
+            )
+        fresh._left = True  # its place in the fresh flight is this reader's now
+        self._flight, self._next = fresh._flight, 0
+        return fresh._flight
+
     def cancel(self) -> None:
         """Leave now, from any task of the event loop: this reader's read in
         progress, or next wait, raises StreamCancelledError; the last reader to
@@ -189,11 +285,14 @@ class AsyncFlightReader:
         """Leave; the last reader waits until the upstream connection is closed
         (after a cancel() too)."""
         task, self._closing = self._closing, None
+        flight = self._flight
         if not self._left:
             self._left = True
-            task = self._flight._leave()
+            task = flight._leave()
         if task is not None:
             await asyncio.wait([task])
+        elif not flight.readers and flight._task is None and flight._pulling is None:
+            await flight._close()  # the lone reader's upstream, between two reads
 
     def __del__(self) -> None:
         if not self._left:

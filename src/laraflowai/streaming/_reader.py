@@ -125,7 +125,12 @@ def open_async_reader(
         flight = AsyncFlight(
             upstream, on_complete=complete, on_end=lambda ended: flights.discard(key, ended)
         )
+        flight.rejoin = rejoin
         return flight
+
+    def rejoin() -> AsyncFlightReader | None:
+        reader, _ = flights.join_or_start(key, start)
+        return reader if isinstance(reader, AsyncFlightReader) else None
 
     joined, state.counts.shared = flights.join_or_start(key, start)
     assert isinstance(joined, AsyncFlightReader)
