@@ -170,9 +170,21 @@ class AsyncFlightReader:
     def cached(self) -> bool:
         return self._flight.cached
 
-    async def read(self, timeout: float | None = None) -> Event | None:
-        """The next event; None if none came within `timeout` seconds; raises
-        StopAsyncIteration at the end, or the upstream's error."""
+    def read(self, timeout: float | None = None) -> Awaitable[Event | None]:
+        """The next event, to await; None if none came within `timeout`
+        seconds; raises StopAsyncIteration at the end, or the upstream's error."""
+        flight = self._flight
+        if (
+            flight._task is None
+            and flight.readers == 1
+            and timeout is None
+            and self._next == len(flight.events)
+            and not (flight.done or flight.cancelled or self._cancelled)
+        ):
+            return self._pull()  # the lone reader's next read, without a frame of ours
+        return self._read(timeout)
+
+    async def _read(self, timeout: float | None) -> Event | None:
         flight = self._flight
         deadline = None
         while True:
@@ -262,8 +274,7 @@ class AsyncFlightReader:
         if fresh is None:
             self._left = True
             raise StreamInterruptedError(
-                "the stream this request shared was cut off before it could be read; "
-                "ask again"
+                "the stream this request shared was cut off before it could be read; ask again"
             )
         fresh._left = True  # its place in the fresh flight is this reader's now
         self._flight, self._next = fresh._flight, 0
