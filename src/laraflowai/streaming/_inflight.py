@@ -19,11 +19,11 @@ under the GIL).
   from its own thread, or cancels from any thread; a pull blocked in a read
   when the last reader leaves is woken by the flight's `Cancel` (which shuts
   the socket down).
-- Async (`AsyncFlight`): a producer task pulls, so that one reader's
-  cancellation (a client that went away) never lands inside the shared
-  upstream; readers wait on their own futures. The last reader to leave
-  fires the flight's `Cancel`, bound to the task: the task is cancelled and
-  closes the connection.
+- Async (`AsyncFlight`): a lone reader pulls in its own task. Once shared, a
+  producer task pulls, so that one reader's cancellation (a client that went
+  away) never lands inside the shared upstream; readers wait on their own
+  futures. The last reader to leave fires the flight's `Cancel`, bound to the
+  task: the task is cancelled and closes the connection.
 
 Sync readers share with sync readers of the same process; async readers with
 async readers on the same event loop.
