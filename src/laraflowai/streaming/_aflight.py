@@ -252,10 +252,11 @@ class AsyncFlightReader:
             if self._cancelled:
                 raise reader_cancelled() from None
             raise copy_error(error) from None
-        except BaseException:  # this task was cancelled inside the read
+        except BaseException as exc:  # this task was cancelled inside the read
             flight._pulling = None
             flight._broke()
-            await flight._close()
+            if not isinstance(exc, GeneratorExit):  # (a coroutine being closed cannot wait)
+                await flight._close()
             raise
         flight._pulling = None
         flight.events.append(event)
