@@ -69,7 +69,7 @@ def scripted() -> Iterator[type[Scripted]]:
 def agent(steps: list[tuple[float, str]], **options: Any) -> Agent:
     Scripted.steps = steps
     settings = Settings().replace(
-        cache_enabled=False, max_retries=0, **{"buffer_size": 1, **options}
+        max_retries=0, **{"buffer_size": 1, "cache_enabled": False, **options}
     )
     return Agent("Tester", "Test limits", "scripted", settings=settings)
 
@@ -212,3 +212,19 @@ async def test_forward_flushes_held_back_text_while_the_provider_runs_on_in_its_
     assert arrived[0][1] < 0.25 and arrived[1][1] < 0.55  # each by the timer, before the next
     assert scripted.tasks == [asyncio.current_task()] * 4
     assert response.is_complete()
+
+
+@pytest.mark.parametrize("mode", ["async", "forward"])
+async def test_the_limits_hold_when_the_answer_is_read_through_the_cache(
+    scripted: type[Scripted], mode: str
+) -> None:
+    # With the cache on, the lone reader reads through its flight, which awaits
+    # the provider's own iterator and makes Timed's per-event test itself.
+    cached = {"cache_enabled": True, "cache_store": "memory"}
+    stalls = agent([(0, "one "), (0, "two "), (0.5, "three")], idle_timeout=0.2, **cached)
+    received, error, _ = await read(stalls, mode)
+    assert received == ["one ", "two "] and error.limit == "idle"
+    endless = agent([(0.05, "tick ")] * 40, timeout=0.3, **cached)
+    received, error, took = await read(endless, mode)
+    assert error.limit == "total" and 2 <= len(received) < 40 and took < 1.5
+    assert scripted.closed == ["async"] * 2

@@ -7,11 +7,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from .._exceptions import StreamInterruptedError
 from ..wire import Event
 from ._cancel import Cancel
 from ._flight import copy_error, reader_cancelled
+from ._inprocess import Timed
 
 __all__ = ["AsyncFlight", "AsyncFlightReader", "aiter_list"]
 
@@ -53,6 +55,11 @@ class AsyncFlight:
         self._upstream: AsyncIterator[Event] | None = None
         self._closed = False
         self._pulling: AsyncFlightReader | None = None  # the lone reader, inside a read
+        # What the lone reader awaits once the upstream names its settled attempt
+        # (as DirectAsyncReader.direct): an in-process provider's own iterator,
+        # with Timed's per-event test done in _pull (`_timed`).
+        self._direct: Any = None
+        self._timed: Timed | None = None
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[object]] = []
         self._on_complete = on_complete
@@ -236,10 +243,24 @@ class AsyncFlightReader:
         flight = self._flight
         flight._pulling = self
         try:
-            upstream = flight._upstream
-            if upstream is None:
-                upstream = flight._upstream = await flight._open(flight.cancel)
-            event = await anext(upstream)
+            direct = flight._direct
+            event: Event
+            if direct is not None:
+                event = await anext(direct)
+                timed = flight._timed
+                if timed is not None:
+                    if timed.cancel.reason is not None:
+                        raise timed.failed()
+                    timed.reads += 1
+            else:
+                upstream = flight._upstream
+                if upstream is None:
+                    upstream = flight._upstream = await flight._open(flight.cancel)
+                event = await anext(upstream)
+                direct = getattr(upstream, "settled", None)
+                if type(direct) is Timed and not direct.limits.waiting:
+                    flight._timed, direct = direct, direct.events
+                flight._direct = direct
         except StopAsyncIteration:
             flight._pulling = None
             await flight._close()
