@@ -23,6 +23,8 @@ Payload = Mapping[str, Any]
 class Tap:
     """What a wrapper does as a producer's events pass; override what you need."""
 
+    __slots__ = ()
+
     def begin(self) -> None:
         """The producer starts."""
 
