@@ -7,6 +7,7 @@ buffering, and fail the same way, with the text that arrived kept.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -229,3 +230,32 @@ async def test_keep_text_false_keeps_it_for_callbacks_that_read_it(
         response.on_chunk(lambda chunk, content: seen.append(content))
         await response.forward(lambda chunk: None, keep_text=False)
     assert response.partial_content == "".join(DELTAS) == seen[-1]
+
+
+async def test_an_awaitable_from_on_chunk_is_waited_for_and_any_other_value_ignored(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # A consumer that is behind (a store catching up) returns an awaitable:
+    # the next chunk comes only once it is done. A plain value (a count of
+    # bytes written, say) means nothing.
+    FlowAI.configure(buffer_size=1)
+    order: list[str] = []
+
+    async def catch_up(chunk: str) -> None:
+        await asyncio.sleep(0.02)
+        order.append(f"stored {chunk}")
+
+    def behind(chunk: str) -> object:
+        order.append(chunk)
+        return catch_up(chunk)
+
+    server.enqueue(stream_reply(openai_chunks(DELTAS[:3])))
+    async with make_agent().astream("Go") as response:
+        await response.forward(behind)
+    assert order == [step for d in DELTAS[:3] for step in (d, f"stored {d}")]
+
+    server.enqueue(stream_reply(openai_chunks(DELTAS[:3])))
+    written: list[str] = []
+    async with make_agent().astream("Again") as response:
+        await response.forward(lambda chunk: written.append(chunk) or len(chunk))
+    assert written == DELTAS[:3]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from .base import TERMINAL_TYPES
+from .base import TERMINAL_TYPES, caught_up
 
 __all__ = ["Tap", "tapped"]
 
@@ -102,19 +102,19 @@ class _PumpedTap(_Tapped):
         see = tap.see
         held: list[Payload] = []
 
-        def passing(payload: Payload | str) -> None:
+        def passing(payload: Payload | str) -> object:
             if not isinstance(payload, str) and payload.get("type") in TERMINAL_TYPES:
                 held.append(payload)
-                return
+                return None
             see(payload)
-            append(payload)
+            return append(payload)
 
         tap.begin()
         try:
             await self._source.pump(passing)  # type: ignore[attr-defined]
             for payload in held:
                 await tap.last(payload)
-                append(payload)
+                await caught_up(append(payload))
         finally:
             tap.done()
 

@@ -11,6 +11,7 @@ several.
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -33,6 +34,15 @@ __all__ = [
 
 StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
+
+
+async def caught_up(result: object) -> None:
+    """What a pump's `append` returned: an awaitable (its store is behind) is
+    waited for before the next event."""
+    if inspect.isawaitable(result):
+        await result
+
+
 # frame(stream id, index, JSON payload): one event as its listener's wire wants it
 # (an SSE frame, say). Called once per event for all the listeners of a stream
 # that pipe with the same function, which share the bytes. A framer may also

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 import orjson
@@ -89,6 +89,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 _STOPPED = orjson.dumps({"type": "complete", "stopped": True, "reason": "stop"})
+
+
+class _Stopped(Exception):
+    """A pumped producer's event after its stream ended: stop producing."""
 
 
 class _Owned:
@@ -352,11 +356,15 @@ class RedisStreamRegistry(StreamRegistry):
 
     async def _run(self, owned: _Owned, events: AsyncIterator[Mapping[str, Any]]) -> None:
         try:
-            async for payload in events:
-                if owned.status != "running":
-                    break
-                await self._append(owned, payload)
-        except asyncio.CancelledError:
+            pump = getattr(events, "pump", None)
+            if pump is not None:
+                await self._pump(owned, pump)
+            else:
+                async for payload in events:
+                    if owned.status != "running":
+                        break
+                    await self._append(owned, payload)
+        except (asyncio.CancelledError, _Stopped):
             pass  # stop, abandonment or shutdown: _finalize writes the last event
         except Exception:
             logger.exception("stream %s: the producer failed", owned.id)
@@ -370,21 +378,55 @@ class RedisStreamRegistry(StreamRegistry):
                     await aclose()
             await self._finalize(owned)
 
+    async def _pump(self, owned: _Owned, pump: Any) -> None:
+        """A producer with `pump(append)` (an agent's answer) pushes its events
+        here: a chunk goes from the provider's read to the pipeline in one
+        frame. The last event, which awaits its write, waits until the end."""
+        last: list[Mapping[str, Any]] = []
+
+        def append(payload: Mapping[str, Any] | str) -> object:
+            if owned.status != "running":
+                raise _Stopped
+            if isinstance(payload, str):
+                return self._add(owned, "chunk", {"type": "chunk", "chunk": payload})
+            kind = payload.get("type")
+            if kind in TERMINAL_TYPES:
+                last.append(payload)
+                return None
+            return self._add(owned, kind, payload)
+
+        await pump(append)
+        for payload in last:
+            await self._append(owned, payload)
+
+    def _add(self, owned: _Owned, kind: Any, payload: Mapping[str, Any]) -> Awaitable[None] | None:
+        """Queue the entry of an event that does not end the stream; what to
+        wait for when Redis is slower than the producers."""
+        writer = self._queue(owned, kind, payload)
+        return writer.flush() if writer.backlog > _BATCH else None
+
+    def _queue(self, owned: _Owned, kind: Any, payload: Mapping[str, Any]) -> Writer:
+        if not isinstance(kind, str):
+            raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
+        owned.count += 1
+        log, entry_id = owned.keys.log, f"0-{owned.count}"
+        fields = {"t": kind, "d": orjson.dumps(payload)}
+        writer = self._writer
+        writer.add(lambda pipe: pipe.xadd(log, fields, id=entry_id))
+        return writer
+
     async def _append(self, owned: _Owned, payload: Mapping[str, Any]) -> None:
         kind = payload.get("type")
         if not isinstance(kind, str):
             raise ValueError(f"a stream event needs a string 'type', got {payload!r}")
         if owned.status != "running":
             return
-        owned.count += 1
-        log, entry_id = owned.keys.log, f"0-{owned.count}"
-        fields = {"t": kind, "d": orjson.dumps(payload)}
-        writer = self._writer
-        writer.add(lambda pipe: pipe.xadd(log, fields, id=entry_id))
         if kind not in TERMINAL_TYPES:
-            if writer.backlog > _BATCH:  # Redis is slower than the producers: wait
-                await writer.flush()
+            behind = self._add(owned, kind, payload)
+            if behind is not None:  # Redis is slower than the producers: wait
+                await behind
             return
+        writer = self._queue(owned, kind, payload)
         if kind == "error":
             status: StreamStatus = "error"
         elif payload.get("stopped"):

@@ -44,6 +44,7 @@ from ..wire import (
     ToolResult,
     Usage,
 )
+from .base import caught_up
 
 if TYPE_CHECKING:
     from ..crew.events import CrewEvent
@@ -178,13 +179,15 @@ class ResponseEvents:
 
     async def pump(self, append: Callable[[dict[str, Any] | str], object]) -> None:
         """The same events pushed, each to `append(payload)` in order, a chunk as
-        a plain str: how the in-memory registry runs its producers, one frame
-        for the whole answer instead of a generator step per chunk. An
-        exception from `append` ends the answer (closing the request)."""
+        a plain str: how the registries run their producers, one frame for the
+        whole answer instead of a generator step per chunk. An exception from
+        `append` ends the answer (closing the request); an awaitable from it
+        (its store is behind) is waited for before the next event."""
         if self._detail:
             try:
                 async for payload in self:
-                    append(payload)
+                    if (behind := append(payload)) is not None:
+                        await caught_up(behind)
             finally:  # what append raised ends the answer now, not when collected
                 await self.aclose()
             return
@@ -196,12 +199,15 @@ class ResponseEvents:
             except LaraFlowAIError as error:
                 failure = self._failure(error)
                 if failure is not None:
-                    append(failure)
+                    await caught_up(append(failure))
                 return
             if cut:  # the output cap: end here, closing the request
-                append({"type": "complete", "finish_reason": "length", "truncated": True})
+                truncated = {"type": "complete", "finish_reason": "length", "truncated": True}
+                await caught_up(append(truncated))
                 return
-        append(_ended({"type": "complete"}, response.finish_reason, response.usage))
+        await caught_up(
+            append(_ended({"type": "complete"}, response.finish_reason, response.usage))
+        )
 
     def _failure(self, error: LaraFlowAIError) -> dict[str, Any] | None:
         """The event an error ends the answer with (none when our cancel ended it)."""

@@ -11,6 +11,7 @@ one `Cancel` (see `_cancel`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -644,6 +645,8 @@ class AsyncStreamingResponse(_Common):
         server's event log): they are not added to `content` (nor to an
         error's `partial_content`); `get_stats()` still counts them. An
         answer with chunk callbacks, tools or an output type keeps its text.
+        `on_chunk` may return an awaitable when its consumer is behind (a
+        store that must catch up): the reading waits for it before going on.
 
         Text held back for its flush interval goes out from a timer of the
         event loop while the read goes on: a read with a deadline would hand
@@ -682,11 +685,11 @@ class AsyncStreamingResponse(_Common):
                     if room is not None:
                         if len(chunk) >= room:
                             if room:
-                                on_chunk(chunk[:room])
+                                _run_behind(on_chunk(chunk[:room]))
                             stop = _CUT
                             break
                         room -= len(chunk)
-                    on_chunk(chunk)
+                    _run_behind(on_chunk(chunk))
             except Exception as error:
                 stop = error
             if stop is not None:
@@ -770,11 +773,12 @@ class AsyncStreamingResponse(_Common):
                         unkept = not state.kept  # the first chunk's time is taken
                 if room is not None:
                     if len(text) >= room:
-                        if room:
-                            on_chunk(text[:room])
+                        if room and (behind := on_chunk(text[:room])) is not None:
+                            await _caught_up(behind)
                         return _stopped(stop) if stop is not None else True
                     room -= len(text)
-                on_chunk(text)
+                if (behind := on_chunk(text)) is not None:  # the caller is behind: wait
+                    await _caught_up(behind)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -797,6 +801,19 @@ class AsyncStreamingResponse(_Common):
             f"<AsyncStreamingResponse {counts.provider}/{counts.model} "
             f"agent={counts.agent_role!r} chunks={counts.chunk_count} complete={state.complete}>"
         )
+
+
+async def _caught_up(behind: object) -> None:
+    """What forward()'s `on_chunk` returned: waited for when it is awaitable."""
+    if inspect.isawaitable(behind):
+        await behind
+
+
+def _run_behind(behind: object) -> None:
+    # From forward()'s flush timer, which cannot wait: an awaitable runs on its
+    # own (the read in progress is not held up; the next chunk's wait is).
+    if behind is not None and inspect.isawaitable(behind):
+        asyncio.ensure_future(behind)
 
 
 class _Cut(Exception):
