@@ -4,7 +4,10 @@ Two rows, each against a reference measured in the same run:
 
 - the Redis stream store: CPU of this process per event (a producer appending
   and one listener reading every stream), `RedisStreamRegistry` against
-  `MemoryStreamRegistry`, plus the redis-server's own CPU per event;
+  `MemoryStreamRegistry`, plus the redis-server's own CPU per event; and an
+  agent's answer (an in-process provider, the default shaping) produced into
+  it by push (`pump`, what a worker does) against the same answer iterated,
+  per provider delta;
 - WebSocket fan-out: server CPU per delivered event when one stream goes to
   many Pusher-protocol clients, our builtin server (`create_app`, driver
   `builtin`) against a bare Starlette WebSocket broadcaster sending the same
@@ -111,15 +114,81 @@ async def _registry_cost(registry: Any, streams: int, events: int) -> float:
     return spent
 
 
+class _Iterated:
+    """A producer the registry can only iterate (no `pump`)."""
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    def __aiter__(self) -> Any:
+        return self
+
+    def __anext__(self) -> Any:
+        return self._events.__anext__()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+
+def _deltas_agent() -> Any:
+    """An agent whose in-process provider yields `count` deltas, one per loop turn."""
+    from typing import ClassVar
+
+    from laraflowai import Agent, Finished, Settings, TextDelta
+    from laraflowai.providers import ChatRequest, InProcessProvider, register_provider
+    from laraflowai.wire import Event
+
+    class Deltas(InProcessProvider):
+        name: ClassVar[str] = "bench-deltas"
+        label: ClassVar[str] = "Deltas"
+        default_model: ClassVar[str] = "deltas-1"
+
+        def iter_events(self, request: ChatRequest) -> Iterator[Event]:
+            raise NotImplementedError("async only")
+
+        async def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]:
+            for _ in range(request.options["count"]):
+                yield TextDelta("tok ")
+                await asyncio.sleep(0)
+            yield Finished("stop")
+
+    register_provider("bench-deltas", lambda **kwargs: Deltas(**kwargs), replace=True)
+    # The default shaping (buffer_size 10); no cache, so every answer is produced.
+    return Agent(
+        "Bench", "Deliver", "bench-deltas", settings=Settings().replace(cache_enabled=False)
+    )
+
+
+async def _agent_cost(registry: Any, agent: Any, streams: int, deltas: int, pushed: bool) -> float:
+    """CPU seconds of this process for `streams` answers of `deltas` deltas, each read once."""
+    from laraflowai.broadcast import response_events
+
+    async def follow(stream_id: str) -> str:
+        async with await registry.subscribe(stream_id) as subscription:
+            return "".join([e.payload().get("chunk", "") async for e in subscription])
+
+    started = time.process_time()
+    ids = []
+    for number in range(streams):
+        events: Any = response_events(agent.astream(f"bench {number}", count=deltas))
+        ids.append(await registry.start(events if pushed else _Iterated(events)))
+    texts = await asyncio.gather(*(follow(stream_id) for stream_id in ids))
+    spent = time.process_time() - started
+    assert all(text == "tok " * deltas for text in texts)
+    return spent
+
+
 def store_rows(quick: bool) -> dict[str, Any]:
     from laraflowai.broadcast import MemoryStreamRegistry, RedisStreamRegistry
 
     streams, events, rounds = (5, 100, 1) if quick else (20, 500, 3)
     total = streams * events
     memory_us, redis_us, server_us = [], [], []
+    agent_us: dict[bool, list[float]] = {True: [], False: []}
     with redis_server() as (url, pid):
 
         async def measure() -> None:
+            agent = _deltas_agent()
             for _ in range(rounds):
                 memory = MemoryStreamRegistry()
                 memory_us.append(await _registry_cost(memory, streams, events) / total * 1e6)
@@ -128,15 +197,22 @@ def store_rows(quick: bool) -> dict[str, Any]:
                 before = _cpu_seconds(pid)
                 redis_us.append(await _registry_cost(redis, streams, events) / total * 1e6)
                 server_us.append((_cpu_seconds(pid) - before) / total * 1e6)
+                for pushed in (True, False):
+                    spent = await _agent_cost(redis, agent, streams, events, pushed)
+                    agent_us[pushed].append(spent / total * 1e6)
                 await redis.aclose()
 
         asyncio.run(measure())
+    pushed_median = sorted(agent_us[True])[rounds // 2]
+    iterated_median = sorted(agent_us[False])[rounds // 2]
     memory_median, redis_median = sorted(memory_us)[rounds // 2], sorted(redis_us)[rounds // 2]
     return {
         "memory_store_cpu_us_per_event": round(memory_median, 2),
         "redis_store_cpu_us_per_event": round(redis_median, 2),
         "redis_store_ratio": round(redis_median / memory_median, 2),
         "redis_server_cpu_us_per_event": round(sorted(server_us)[rounds // 2], 2),
+        "redis_agent_cpu_us_per_delta": round(pushed_median, 2),
+        "redis_agent_iterated_cpu_us_per_delta": round(iterated_median, 2),
         "store_events": total * rounds,
     }
 

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("stream", "sse", "delivery")
 DELIVERY_FIGURES = [
     "memory_store_cpu_us_per_event", "redis_store_cpu_us_per_event", "redis_store_ratio",
-    "redis_server_cpu_us_per_event", "ws_clients", "ws_cpu_us_per_event",
+    "redis_server_cpu_us_per_event", "redis_agent_cpu_us_per_delta",
+    "redis_agent_iterated_cpu_us_per_delta", "ws_clients", "ws_cpu_us_per_event",
     "ws_bare_cpu_us_per_event", "ws_ratio",
 ]  # fmt: skip
 STREAM_CLIENTS = [
