@@ -114,8 +114,8 @@ async def _registry_cost(registry: Any, streams: int, events: int) -> float:
     return spent
 
 
-class _Iterated:
-    """A producer the registry can only iterate (no `pump`)."""
+class Iterated:
+    """A producer a registry can only iterate: `events` without its `pump`."""
 
     def __init__(self, events: Any) -> None:
         self._events = events
@@ -171,7 +171,7 @@ async def _agent_cost(registry: Any, agent: Any, streams: int, deltas: int, push
     ids = []
     for number in range(streams):
         events: Any = response_events(agent.astream(f"bench {number}", count=deltas))
-        ids.append(await registry.start(events if pushed else _Iterated(events)))
+        ids.append(await registry.start(events if pushed else Iterated(events)))
     texts = await asyncio.gather(*(follow(stream_id) for stream_id in ids))
     spent = time.process_time() - started
     assert all(text == "tok " * deltas for text in texts)

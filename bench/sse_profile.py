@@ -28,6 +28,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from .delivery import Iterated
 from .sse_server import APPS, DELTA, ours, shaped
 
 
@@ -93,7 +94,7 @@ def _agent(interval: float, ticks: int, *, wrap: str = "") -> Any:
     async def stream(request: Request) -> Any:
         events: Any = response_events(agent.astream("bench"))
         if wrap == "iterated":
-            events = _Iterated(events)
+            events = Iterated(events)
         elif wrap == "tapped":
             events = tapped(events, Tap())
         stream_id = await registry.start(events, meta={"agent": "Bench"})
@@ -101,22 +102,6 @@ def _agent(interval: float, ticks: int, *, wrap: str = "") -> Any:
         return routes._event_stream(subscription, {"X-Stream-Id": stream_id})
 
     return Starlette(routes=[Route("/api/stream-chat", _Streaming(stream))])
-
-
-class _Iterated:
-    """A producer the registry can only iterate (no `pump`)."""
-
-    def __init__(self, events: Any) -> None:
-        self._events = events
-
-    def __aiter__(self) -> Any:
-        return self
-
-    def __anext__(self) -> Any:
-        return self._events.__anext__()
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
 
 
 MODES: dict[str, Callable[[float, int], Any]] = {
