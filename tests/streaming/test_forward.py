@@ -259,3 +259,25 @@ async def test_an_awaitable_from_on_chunk_is_waited_for_and_any_other_value_igno
     async with make_agent().astream("Again") as response:
         await response.forward(lambda chunk: written.append(chunk) or len(chunk))
     assert written == DELTAS[:3]
+
+
+async def test_an_awaitable_from_on_chunk_in_the_flush_timer_still_runs(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # The timer cannot wait for it (the read goes on): it runs on its own.
+    FlowAI.configure(buffer_size=50, flush_interval=20, cache_enabled=False)
+    events = openai_chunks(["Hel", "lo", " there"])
+    server.enqueue(stream_reply(events[:2], then=[Sleep(0.3), *map(Write, events[2:])]))
+    order: list[str] = []
+
+    async def catch_up(chunk: str) -> None:
+        await asyncio.sleep(0.01)
+        order.append(f"stored {chunk}")
+
+    def behind(chunk: str) -> object:
+        order.append(chunk)
+        return catch_up(chunk)
+
+    async with make_agent().astream("Go") as response:
+        await response.forward(behind)
+    assert order == ["Hello", "stored Hello", " there", "stored  there"]

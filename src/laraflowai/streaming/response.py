@@ -813,7 +813,12 @@ def _run_behind(behind: object) -> None:
     # From forward()'s flush timer, which cannot wait: an awaitable runs on its
     # own (the read in progress is not held up; the next chunk's wait is).
     if behind is not None and inspect.isawaitable(behind):
-        asyncio.ensure_future(behind)
+        running = asyncio.ensure_future(behind)
+        _RUNNING_BEHIND.add(running)  # held until done: the loop keeps tasks weakly
+        running.add_done_callback(_RUNNING_BEHIND.discard)
+
+
+_RUNNING_BEHIND: set[asyncio.Future[Any]] = set()
 
 
 class _Cut(Exception):
