@@ -232,6 +232,21 @@ async def test_keep_text_false_keeps_it_for_callbacks_that_read_it(
     assert response.partial_content == "".join(DELTAS) == seen[-1]
 
 
+def behind(order: list[str]) -> Callable[[str], object]:
+    """An on_chunk whose store is behind: it records each chunk, and returns
+    an awaitable that records it as stored a little later."""
+
+    async def catch_up(chunk: str) -> None:
+        await asyncio.sleep(0.02)
+        order.append(f"stored {chunk}")
+
+    def on_chunk(chunk: str) -> object:
+        order.append(chunk)
+        return catch_up(chunk)
+
+    return on_chunk
+
+
 async def test_an_awaitable_from_on_chunk_is_waited_for_and_any_other_value_ignored(
     server: ProviderServer, make_agent: MakeAgent, async_clients: None
 ) -> None:
@@ -240,18 +255,9 @@ async def test_an_awaitable_from_on_chunk_is_waited_for_and_any_other_value_igno
     # bytes written, say) means nothing.
     FlowAI.configure(buffer_size=1)
     order: list[str] = []
-
-    async def catch_up(chunk: str) -> None:
-        await asyncio.sleep(0.02)
-        order.append(f"stored {chunk}")
-
-    def behind(chunk: str) -> object:
-        order.append(chunk)
-        return catch_up(chunk)
-
     server.enqueue(stream_reply(openai_chunks(DELTAS[:3])))
     async with make_agent().astream("Go") as response:
-        await response.forward(behind)
+        await response.forward(behind(order))
     assert order == [step for d in DELTAS[:3] for step in (d, f"stored {d}")]
 
     server.enqueue(stream_reply(openai_chunks(DELTAS[:3])))
@@ -269,15 +275,6 @@ async def test_an_awaitable_from_on_chunk_in_the_flush_timer_still_runs(
     events = openai_chunks(["Hel", "lo", " there"])
     server.enqueue(stream_reply(events[:2], then=[Sleep(0.3), *map(Write, events[2:])]))
     order: list[str] = []
-
-    async def catch_up(chunk: str) -> None:
-        await asyncio.sleep(0.01)
-        order.append(f"stored {chunk}")
-
-    def behind(chunk: str) -> object:
-        order.append(chunk)
-        return catch_up(chunk)
-
     async with make_agent().astream("Go") as response:
-        await response.forward(behind)
+        await response.forward(behind(order))
     assert order == ["Hello", "stored Hello", " there", "stored  there"]
