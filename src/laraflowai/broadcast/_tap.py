@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from .base import TERMINAL_TYPES, caught_up
+from ..streaming import caught_up
+from .base import TERMINAL_TYPES
 
 __all__ = ["Tap", "tapped"]
 
@@ -96,25 +97,25 @@ class _PumpedTap(_Tapped):
     __slots__ = ()
 
     async def pump(self, append: Callable[[Payload | str], object]) -> None:
-        """The source's `pump`, each event seen on its way to `append`; the
-        last one is held back until the tap's `last()` is done with it."""
+        """The source's `pump`, each event seen on its way to `append`; for the
+        last one it hands back the tap's `last()` and then `append`, which the
+        source waits for (the `pump` protocol: an awaitable from `append` is)."""
         tap = self._tap
         see = tap.see
-        held: list[Payload] = []
+
+        async def last(payload: Payload) -> None:
+            await tap.last(payload)
+            await caught_up(append(payload))
 
         def passing(payload: Payload | str) -> object:
             if not isinstance(payload, str) and payload.get("type") in TERMINAL_TYPES:
-                held.append(payload)
-                return None
+                return last(payload)
             see(payload)
             return append(payload)
 
         tap.begin()
         try:
             await self._source.pump(passing)  # type: ignore[attr-defined]
-            for payload in held:
-                await tap.last(payload)
-                await caught_up(append(payload))
         finally:
             tap.done()
 

@@ -11,7 +11,6 @@ several.
 
 from __future__ import annotations
 
-import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -34,13 +33,6 @@ __all__ = [
 
 StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
-
-
-async def caught_up(result: object) -> None:
-    """What a pump's `append` returned: an awaitable (its store is behind) is
-    waited for before the next event."""
-    if inspect.isawaitable(result):
-        await result
 
 
 # frame(stream id, index, JSON payload): one event as its listener's wire wants it

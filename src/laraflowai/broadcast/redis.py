@@ -381,8 +381,8 @@ class RedisStreamRegistry(StreamRegistry):
     async def _pump(self, owned: _Owned, pump: Any) -> None:
         """A producer with `pump(append)` (an agent's answer) pushes its events
         here: a chunk goes from the provider's read to the pipeline in one
-        frame. The last event, which awaits its write, waits until the end."""
-        last: list[Mapping[str, Any]] = []
+        frame. The last event's append, which awaits its write, is handed
+        back for the producer to wait for."""
 
         def append(payload: Mapping[str, Any] | str) -> object:
             if owned.status != "running":
@@ -391,13 +391,10 @@ class RedisStreamRegistry(StreamRegistry):
                 return self._add(owned, "chunk", {"type": "chunk", "chunk": payload})
             kind = payload.get("type")
             if kind in TERMINAL_TYPES:
-                last.append(payload)
-                return None
+                return self._append(owned, payload)
             return self._add(owned, kind, payload)
 
         await pump(append)
-        for payload in last:
-            await self._append(owned, payload)
 
     def _add(self, owned: _Owned, kind: Any, payload: Mapping[str, Any]) -> Awaitable[None] | None:
         """Queue the entry of an event that does not end the stream; what to

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import LaraFlowAIError, StreamCancelledError
 from .._secrets import redact
-from ..streaming import AsyncStreamingResponse, Response, StreamingResponse
+from ..streaming import AsyncStreamingResponse, Response, StreamingResponse, caught_up
 from ..wire import (
     Event,
     ProviderToolCall,
@@ -44,7 +44,6 @@ from ..wire import (
     ToolResult,
     Usage,
 )
-from .base import caught_up
 
 if TYPE_CHECKING:
     from ..crew.events import CrewEvent
@@ -197,17 +196,16 @@ class ResponseEvents:
                 # The registry's log keeps the text: the response need not.
                 cut = await response.forward(append, self._max_chars, keep_text=False)
             except LaraFlowAIError as error:
-                failure = self._failure(error)
-                if failure is not None:
-                    await caught_up(append(failure))
-                return
-            if cut:  # the output cap: end here, closing the request
-                truncated = {"type": "complete", "finish_reason": "length", "truncated": True}
-                await caught_up(append(truncated))
-                return
-        await caught_up(
-            append(_ended({"type": "complete"}, response.finish_reason, response.usage))
-        )
+                last = self._failure(error)
+            else:
+                if cut:  # the output cap: end here, closing the request
+                    last = {"type": "complete", "finish_reason": "length", "truncated": True}
+                else:
+                    last = _ended({"type": "complete"}, response.finish_reason, response.usage)
+        # The last event goes once the request is closed; what append returns
+        # for it (its consumer's work before passing it on) is waited for.
+        if last is not None:
+            await caught_up(append(last))
 
     def _failure(self, error: LaraFlowAIError) -> dict[str, Any] | None:
         """The event an error ends the answer with (none when our cancel ended it)."""

@@ -14,7 +14,7 @@ from ._objects import OutputType
 from ._reader import open_async_reader, open_reader
 from ._state import StreamState, StreamStats
 from ._steps import AsyncStepReader, Paused, StepReader, ToolLoop, ToolRunner
-from .response import AsyncStreamingResponse, Response, StreamingResponse
+from .response import AsyncStreamingResponse, Response, StreamingResponse, caught_up
 
 __all__ = [
     "AsyncStepReader",
@@ -30,6 +30,7 @@ __all__ = [
     "StreamingResponse",
     "aclose_clients",
     "check_async_client",
+    "caught_up",
     "check_client",
     "close_clients",
     "open_async_reader",

@@ -38,7 +38,7 @@ from ._steps import AsyncStepReader, StepReader
 SyncReader: TypeAlias = FlightReader | StepReader
 AsyncReader: TypeAlias = AsyncFlightReader | DirectAsyncReader | AsyncStepReader
 
-__all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse"]
+__all__ = ["AsyncStreamingResponse", "Response", "StreamingResponse", "caught_up"]
 
 
 @dataclass(slots=True)
@@ -774,11 +774,11 @@ class AsyncStreamingResponse(_Common):
                 if room is not None:
                     if len(text) >= room:
                         if room and (behind := on_chunk(text[:room])) is not None:
-                            await _caught_up(behind)
+                            await caught_up(behind)
                         return _stopped(stop) if stop is not None else True
                     room -= len(text)
                 if (behind := on_chunk(text)) is not None:  # the caller is behind: wait
-                    await _caught_up(behind)
+                    await caught_up(behind)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -803,8 +803,9 @@ class AsyncStreamingResponse(_Common):
         )
 
 
-async def _caught_up(behind: object) -> None:
-    """What forward()'s `on_chunk` returned: waited for when it is awaitable."""
+async def caught_up(behind: object) -> None:
+    """What forward()'s `on_chunk` (or a pump's `append`) returned: waited for
+    when it is awaitable (its consumer is behind, or has work to finish)."""
     if inspect.isawaitable(behind):
         await behind
 
