@@ -7,7 +7,8 @@ object per event costs about 200 bytes. Here a plain chunk (`{"type":
 newline that ends it (compact JSON never holds one): its envelope is added back
 when it is read. Any other event costs its JSON, the newline and one byte
 before it naming its type (never a byte a JSON document starts with). The
-offset of every 32nd event is kept, so finding one skips at most 31 lines, in C.
+offset of every 32nd event is noted the first time an event past it is read
+(a live listener reads none), so finding one skips at most 31 lines, in C.
 Nothing is ever moved or indexed per event: the cost of a chunk is its JSON
 plus a byte, and the log grows by what it holds, not by twice that.
 """
@@ -20,12 +21,12 @@ from typing import Any
 
 from orjson import dumps  # compact JSON as UTF-8
 
-__all__ = ["CHUNK_FORMAT", "EventLog", "dumps"]
+__all__ = ["CHUNK_FORMAT", "NEWLINE", "EventLog", "dumps"]
 
 _CHUNK_HEAD = b'{"type":"chunk","chunk":'
 CHUNK_FORMAT = _CHUNK_HEAD + b"%s}"  # a plain chunk's event, from its JSON string
 _QUOTE = ord('"')  # a line that starts with one is a plain chunk's JSON string
-_NEWLINE = ord("\n")
+NEWLINE = ord("\n")
 _TYPE_BYTE = 0x80  # + a type's number: the first byte of any other event's line
 _MAX_TYPES = 0x80
 _STRIDE_BITS = 5  # the offset of every 32nd event is kept
@@ -39,7 +40,7 @@ class EventLog:
 
     def __init__(self) -> None:
         self._data = bytearray()
-        self._marks = array("Q")  # where events 0, 32, 64, ... start
+        self._marks = array("Q", [0])  # where events 0, 32, 64, ... start, as far as read
         self._count = 0
         self._names: list[str] = []
 
@@ -66,11 +67,9 @@ class EventLog:
         data = dumps(payload)
         index = self._count
         log = self._data
-        if not index & (_STRIDE - 1):
-            self._marks.append(len(log))
         log.append(_TYPE_BYTE + code)
         log += data
-        log.append(_NEWLINE)
+        log.append(NEWLINE)
         self._count = index + 1
         return index, kind, data
 
@@ -80,10 +79,8 @@ class EventLog:
         stored = dumps(text)
         index = self._count
         log = self._data
-        if not index & (_STRIDE - 1):
-            self._marks.append(len(log))
         log += stored
-        log.append(_NEWLINE)
+        log.append(NEWLINE)
         self._count = index + 1
         return index, stored
 
@@ -102,15 +99,21 @@ class EventLog:
         """Where event `index`'s line starts."""
         if not 0 <= index < self._count:
             raise IndexError(f"no event {index} in a log of {self._count}")
-        data, start = self._data, self._marks[index >> _STRIDE_BITS]
+        data, marks, stride = self._data, self._marks, index >> _STRIDE_BITS
+        while len(marks) <= stride:  # the next mark: 32 lines past the last one
+            start = marks[-1]
+            for _ in range(_STRIDE):
+                start = data.index(NEWLINE, start) + 1
+            marks.append(start)
+        start = marks[stride]
         for _ in range(index & (_STRIDE - 1)):
-            start = data.index(_NEWLINE, start) + 1
+            start = data.index(NEWLINE, start) + 1
         return start
 
     def _read(self, start: int) -> tuple[str, bytes, int]:
         """The event whose line starts at `start`: its type, JSON and the next line's start."""
         data = self._data
-        end = data.index(_NEWLINE, start)
+        end = data.index(NEWLINE, start)
         first = data[start]
         if first == _QUOTE:
             return "chunk", _CHUNK_HEAD + data[start:end] + b"}", end + 1

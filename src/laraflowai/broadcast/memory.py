@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any
 
 from ._eager import WRITTEN, finish, writes
-from ._log import CHUNK_FORMAT, EventLog
+from ._log import CHUNK_FORMAT, NEWLINE, EventLog, dumps
 from .base import (
     TERMINAL_TYPES,
     Framer,
@@ -51,18 +51,23 @@ _STATUS_BY_REASON: dict[str, StreamStatus] = {
 }
 
 
-class _Stream:
+class _Stream(EventLog):
+    """A stream: its event log, its listeners and its producer."""
+
     __slots__ = (
-        "id", "registry", "log", "waiters", "pipes", "listeners", "task", "events", "status",
+        "id", "registry", "waiters", "pipes", "live", "listeners", "task", "events", "status",
         "cancel_reason", "started_at", "ended_at", "grace_timer", "expiry_timer",
     )  # fmt: skip
 
     def __init__(self, stream_id: str, registry: MemoryStreamRegistry) -> None:
+        super().__init__()
         self.id = stream_id
         self.registry = registry
-        self.log = EventLog()
         self.waiters: list[asyncio.Future[None]] = []
         self.pipes: list[_MemorySubscription] = []
+        # The one piped listener when there is one, and its framer has a chunk
+        # template (nearly always): push() writes to it with no loop.
+        self.live: _MemorySubscription | None = None
         self.listeners = 0
         self.task: asyncio.Task[None] | None = None
         self.status: StreamStatus = "running"
@@ -78,36 +83,44 @@ class _Stream:
         ended (its last event, or stop() that gave up waiting for the
         producer). A method of the stream: the producer calls it bound, the
         cheapest call."""
+        if type(payload) is not str or self.status != "running":
+            self._push(payload)
+            return
+        # A plain chunk, the hot path: append_chunk() and _fan_out()'s work for
+        # the one listener (and _send()'s), inline.
+        stored = dumps(payload)
+        index = self._count
+        data = self._data
+        data += stored
+        data.append(NEWLINE)
+        self._count = count = index + 1
+        if self.waiters:
+            _wake(self)
+        pipe = self.live
+        if pipe is None:
+            if self.pipes:
+                _fan_out(self, index, b"", stored)
+            return
+        if pipe._cursor != index or pipe._writing is not None:
+            return
+        pipe._cursor = count
+        try:
+            waiting_on = pipe._writes.send(pipe._chunks % (index, stored))  # type: ignore[operator,union-attr]
+        except Exception as error:
+            pipe._failed(error)
+            return
+        if waiting_on is not WRITTEN:
+            pipe._wait(waiting_on)
+
+    def _push(self, payload: Mapping[str, Any] | str) -> None:
         if self.status != "running":
             raise _Ended
-        if type(payload) is str:  # the hot path: a plain chunk
-            index, chunk = self.log.append_chunk(payload)
-            if self.waiters:
-                _wake(self)
-            pipes = self.pipes
-            if len(pipes) != 1:
-                if pipes:
-                    _fan_out(self, index, b"", chunk)
-                return
-            # One listener, nearly always: _fan_out's work for it (and _send's), inline.
-            pipe = pipes[0]
-            if pipe._cursor != index or pipe._writing is not None:
-                return
-            pipe._cursor = index + 1
-            chunks = pipe._chunks
-            if chunks is not None:
-                frame = chunks % (index, chunk)
-            else:
-                frame = pipe._frame(self.id, index, CHUNK_FORMAT % chunk)  # type: ignore[misc]
-            try:
-                waiting_on = pipe._writes.send(frame)  # type: ignore[union-attr]
-            except Exception as error:
-                pipe._failed(error)
-                return
-            if waiting_on is not WRITTEN:
-                pipe._wait(waiting_on)
-            return
         self.registry._append(self, payload)
+
+    def relive(self) -> None:
+        """After a listener's pipe starts or ends: which one push() writes to."""
+        pipes = self.pipes
+        self.live = pipes[0] if len(pipes) == 1 and pipes[0]._chunks is not None else None
 
 
 class _MemorySubscription(Subscription):
@@ -135,16 +148,15 @@ class _MemorySubscription(Subscription):
     @property
     def exhausted(self) -> bool:
         stream = self._stream
-        return stream.status != "running" and self._cursor >= len(stream.log)
+        return stream.status != "running" and self._cursor >= len(stream)
 
     async def next(self) -> list[StreamEntry]:
         stream = self._stream
         while not self._closed:
-            log = stream.log
-            start, end = self._cursor, len(log)
+            start, end = self._cursor, len(stream)
             if start < end:
                 self._cursor = end
-                return [StreamEntry(*entry) for entry in log.entries(start, end)]
+                return [StreamEntry(*entry) for entry in stream.entries(start, end)]
             if stream.status != "running":
                 return []
             waiter = asyncio.get_running_loop().create_future()
@@ -166,6 +178,7 @@ class _MemorySubscription(Subscription):
         if self._closed:
             return
         self._stream.pipes.append(self)
+        self._stream.relive()
         try:
             self._flush()
             await piped
@@ -203,13 +216,13 @@ class _MemorySubscription(Subscription):
         stream, piped = self._stream, self._piped
         if self._writing is not None or piped is None or piped.done():
             return
-        start, end = self._cursor, len(stream.log)
+        start, end = self._cursor, len(stream)
         if start < end:
             self._cursor = end
-            frame, log, stream_id = self._frame, stream.log, stream.id
+            frame, stream_id = self._frame, stream.id
             assert frame is not None
             self._send(
-                b"".join(frame(stream_id, i, data) for i, _, data in log.entries(start, end))
+                b"".join(frame(stream_id, i, data) for i, _, data in stream.entries(start, end))
             )
             if self._writing is not None or piped.done():
                 return
@@ -232,6 +245,7 @@ class _MemorySubscription(Subscription):
         pipes = self._stream.pipes
         if self in pipes:
             pipes.remove(self)
+            self._stream.relive()
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -326,9 +340,9 @@ class MemoryStreamRegistry(StreamRegistry):
 
     async def subscribe(self, stream_id: str, after: int | None = None) -> Subscription:
         stream = self._get(stream_id)
-        if after is not None and not 0 <= after < len(stream.log):
+        if after is not None and not 0 <= after < len(stream):
             raise ValueError(
-                f"stream {stream_id} has no event {after} (it has {len(stream.log)} so far)"
+                f"stream {stream_id} has no event {after} (it has {len(stream)} so far)"
             )
         stream.listeners += 1
         if stream.grace_timer is not None:
@@ -390,7 +404,7 @@ class MemoryStreamRegistry(StreamRegistry):
         return StreamInfo(
             stream.id,
             stream.status,
-            len(stream.log),
+            len(stream),
             stream.listeners,
             stream.started_at,
             stream.ended_at,
@@ -426,7 +440,7 @@ class MemoryStreamRegistry(StreamRegistry):
         stream.task = stream.events = None
 
     def _append(self, stream: _Stream, payload: Mapping[str, Any] | str) -> None:
-        index, kind, data = stream.log.append(payload)
+        index, kind, data = stream.append(payload)
         if kind in TERMINAL_TYPES:
             assert not isinstance(payload, str)  # a str is a chunk
             if kind == "error":
