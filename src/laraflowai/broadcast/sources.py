@@ -20,12 +20,14 @@ the provider's deltas, not coalesced into chunks.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Generator,
     Iterator,
 )
@@ -176,36 +178,38 @@ class ResponseEvents:
         if self._events is not None:
             await self._events.aclose()
 
-    async def pump(self, append: Callable[[dict[str, Any] | str], object]) -> None:
+    def pump(self, append: Callable[[dict[str, Any] | str], object]) -> Coroutine[Any, Any, None]:
         """The same events pushed, each to `append(payload)` in order, a chunk as
         a plain str: how the registries run their producers, one frame for the
         whole answer instead of a generator step per chunk. An exception from
         `append` ends the answer (closing the request); an awaitable from it
         (its store is behind) is waited for before the next event."""
         if self._detail:
-            try:
-                async for payload in self:
-                    if (behind := append(payload)) is not None:
-                        await caught_up(behind)
-            finally:  # what append raised ends the answer now, not when collected
-                await self.aclose()
-            return
-        response = self._response
-        async with response:
-            try:
-                # The registry's log keeps the text: the response need not.
-                cut = await response.forward(append, self._max_chars, keep_text=False)
-            except LaraFlowAIError as error:
-                last = self._failure(error)
-            else:
-                if cut:  # the output cap: end here, closing the request
-                    last = {"type": "complete", "finish_reason": "length", "truncated": True}
-                else:
-                    last = _ended({"type": "complete"}, response.finish_reason, response.usage)
-        # The last event goes once the request is closed; what append returns
-        # for it (its consumer's work before passing it on) is waited for.
-        if last is not None:
-            await caught_up(append(last))
+            return self._pump_detailed(append)
+        # The registry's log keeps the text: the response need not. The last
+        # event goes once the request is closed; what append returns for it
+        # (its consumer's work before passing it on) is waited for.
+        last = functools.partial(self._last, append)
+        return self._response.forward_then_close(append, self._max_chars, False, last)
+
+    def _last(
+        self, append: Callable[[dict[str, Any] | str], object], outcome: bool | LaraFlowAIError
+    ) -> object:
+        if outcome is True:  # the output cap: ended here, the request closed
+            return append({"type": "complete", "finish_reason": "length", "truncated": True})
+        if outcome is False:
+            response = self._response
+            return append(_ended({"type": "complete"}, response.finish_reason, response.usage))
+        last = self._failure(outcome)
+        return None if last is None else append(last)
+
+    async def _pump_detailed(self, append: Callable[[dict[str, Any] | str], object]) -> None:
+        try:
+            async for payload in self:
+                if (behind := append(payload)) is not None:
+                    await caught_up(behind)
+        finally:  # what append raised ends the answer now, not when collected
+            await self.aclose()
 
     def _failure(self, error: LaraFlowAIError) -> dict[str, Any] | None:
         """The event an error ends the answer with (none when our cancel ended it)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeAlias
@@ -627,13 +627,13 @@ class AsyncStreamingResponse(_Common):
             self._last_chunk_at = time.monotonic()
         return state.take()
 
-    async def forward(
+    def forward(
         self,
         on_chunk: Callable[[str], object],
         max_chars: int | None = None,
         *,
         keep_text: bool = True,
-    ) -> bool:
+    ) -> Coroutine[Any, Any, bool]:
         """Read the whole answer, handing each chunk to `on_chunk(chunk)` as it
         arrives: what `async for chunk in response: on_chunk(chunk)` does, raising
         as it would, without a coroutine of `__anext__` per chunk (a server's hot
@@ -654,6 +654,30 @@ class AsyncStreamingResponse(_Common):
         two task switches and a timeout per delta. `on_chunk` is then called
         from that timer; what it raises (or `max_chars` reached there) ends
         the reading as it would here, the request closed at once."""
+        return self._forward(on_chunk, max_chars, keep_text, None)
+
+    def forward_then_close(
+        self,
+        on_chunk: Callable[[str], object],
+        max_chars: int | None,
+        keep_text: bool,
+        then: Callable[[bool | LaraFlowAIError], object],
+    ) -> Coroutine[Any, Any, None]:
+        """`forward()`, then close the response (as `async with` would, on any
+        exception too) and call `then(outcome)`: True or False as forward()
+        returns, or the LaraFlowAIError that ended the reading (not raised). An
+        awaitable from `then` is waited for. A producer's whole run in one
+        coroutine: a task that awaited forward() in a coroutine of its own would
+        pay for that extra level on every event."""
+        return self._forward(on_chunk, max_chars, keep_text, then)
+
+    async def _forward(
+        self,
+        on_chunk: Callable[[str], object],
+        max_chars: int | None,
+        keep_text: bool,
+        then: Callable[[bool | LaraFlowAIError], object] | None,
+    ) -> Any:
         state = self._state
         if not keep_text:
             reader = self._reader or self._start()
@@ -699,26 +723,31 @@ class AsyncStreamingResponse(_Common):
         # `hot`: reading deltas straight from `events` (anext(events) is what
         # reader.read() returns, without its frame), each delta that is a chunk
         # as it is going to on_chunk; anything else ends it, and the next turn
-        # looks at the state again.
-        hot = once = unkept = False
+        # looks at the state again. `held`: the chunker may hold text back (it
+        # is fed, not passed by); the timer may have flushed it since.
+        hot = once = unkept = held = False
         events: Any = None
         timed: Timed | None = None
         cancel: Any = None
+        outcome: bool | LaraFlowAIError
         try:
             while True:
                 if not hot:
                     if stop is not None:
-                        return _stopped(stop)
+                        outcome = _stopped(stop)
+                        break
                     if state.ended and not state.ready:  # __anext__'s end, without its exception
                         state.raise_error()
-                        return False
+                        outcome = False
+                        break
                     # The cases __anext__ handles in full: a chunk delay, queued
                     # text (the end's last chunks among it).
                     if self._delay or state.ready:
                         try:
                             text = await self.__anext__()
                         except StopAsyncIteration:
-                            return False
+                            outcome = False
+                            break
                     else:
                         reader = self._reader or self._start()
                         events, timed = reader.direct, None
@@ -730,6 +759,7 @@ class AsyncStreamingResponse(_Common):
                         # stepped reader) reads once, then is asked again.
                         once = events is None and type(reader) is not AsyncFlightReader
                         unkept = not state.kept and counts.first_chunk_at is not None
+                        held = chunker.pending_since is not None
                         hot = True
                         continue
                 else:
@@ -741,7 +771,8 @@ class AsyncStreamingResponse(_Common):
                             timed.reads += 1
                     except Exception as error:
                         if stop is not None:
-                            return _stopped(stop)
+                            outcome = _stopped(stop)
+                            break
                         self._read_ended(error)
                         hot = False
                         continue
@@ -751,12 +782,15 @@ class AsyncStreamingResponse(_Common):
                         hot = False
                         continue
                     text = event.text
-                    hot = not once
-                    if chunker.pending_since is not None or not smallest <= len(text) <= largest:
+                    if once:
+                        hot = False
+                    if held or not smallest <= (size := len(text)) <= largest:
                         chunks = chunker.feed(text)
-                        if chunker.pending_since is not None and timer is None and flush_after:
+                        held = chunker.pending_since is not None
+                        if held and timer is None and flush_after:
                             timer = asyncio.get_running_loop().call_later(
-                                chunker.pending_since + flush_after - time.monotonic(), due
+                                chunker.pending_since + flush_after - time.monotonic(),  # type: ignore[operator]
+                                due,
                             )
                         if len(chunks) != 1:
                             if chunks:
@@ -767,7 +801,7 @@ class AsyncStreamingResponse(_Common):
                     # A chunk as it is: what apply_text() does, its other checks done above.
                     elif unkept:  # hand_out()'s work for text the caller keeps, inline
                         counts.chunk_count += 1
-                        state.unkept += len(text)
+                        state.unkept += size
                     else:
                         hand_out(text)
                         unkept = not state.kept  # the first chunk's time is taken
@@ -775,13 +809,28 @@ class AsyncStreamingResponse(_Common):
                     if len(text) >= room:
                         if room and (behind := on_chunk(text[:room])) is not None:
                             await caught_up(behind)
-                        return _stopped(stop) if stop is not None else True
+                        outcome = _stopped(stop) if stop is not None else True
+                        break
                     room -= len(text)
                 if (behind := on_chunk(text)) is not None:  # the caller is behind: wait
                     await caught_up(behind)
+        except LaraFlowAIError as error:
+            if then is None:
+                raise
+            outcome = error
+        except BaseException:
+            if then is not None:
+                await self.aclose()
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
+        if then is None:
+            return outcome
+        await self.aclose()
+        if (behind := then(outcome)) is not None:
+            await caught_up(behind)
+        return None
 
     async def __aenter__(self) -> AsyncStreamingResponse:
         return self
