@@ -65,8 +65,10 @@ class _Stream(EventLog):
         self.registry = registry
         self.waiters: list[asyncio.Future[None]] = []
         self.pipes: list[_MemorySubscription] = []
-        # The one piped listener when there is one, and its framer has a chunk
-        # template (nearly always): push() writes to it with no loop.
+        # The one piped listener, when there is one, its framer has a chunk
+        # template (nearly always) and it has had every event with no write
+        # under way: push() writes to it with no checks. Its cursor is then
+        # the log's length, and is written to it when it stops being live.
         self.live: _MemorySubscription | None = None
         self.listeners = 0
         self.task: asyncio.Task[None] | None = None
@@ -93,7 +95,7 @@ class _Stream(EventLog):
         data = self._data
         data += stored
         data.append(NEWLINE)
-        self._count = count = index + 1
+        self._count = index + 1
         if self.waiters:
             _wake(self)
         pipe = self.live
@@ -101,9 +103,6 @@ class _Stream(EventLog):
             if self.pipes:
                 _fan_out(self, index, b"", stored)
             return
-        if pipe._cursor != index or pipe._writing is not None:
-            return
-        pipe._cursor = count
         try:
             waiting_on = pipe._writes.send(pipe._chunks % (index, stored))  # type: ignore[operator,union-attr]
         except Exception as error:
@@ -118,9 +117,17 @@ class _Stream(EventLog):
         self.registry._append(self, payload)
 
     def relive(self) -> None:
-        """After a listener's pipe starts or ends: which one push() writes to."""
-        pipes = self.pipes
-        self.live = pipes[0] if len(pipes) == 1 and pipes[0]._chunks is not None else None
+        """Which listener push() writes to, after a change to the pipes or to
+        a write."""
+        live, pipes, count = self.live, self.pipes, self._count
+        if live is not None:
+            live._cursor = count  # it has had every event
+        if len(pipes) == 1:
+            pipe = pipes[0]
+            if pipe._chunks is not None and pipe._writing is None and pipe._cursor == count:
+                self.live = pipe
+                return
+        self.live = None
 
 
 class _MemorySubscription(Subscription):
@@ -143,12 +150,13 @@ class _MemorySubscription(Subscription):
 
     @property
     def cursor(self) -> int:
-        return self._cursor
+        stream = self._stream
+        return len(stream) if stream.live is self else self._cursor
 
     @property
     def exhausted(self) -> bool:
         stream = self._stream
-        return stream.status != "running" and self._cursor >= len(stream)
+        return stream.status != "running" and self.cursor >= len(stream)
 
     async def next(self) -> list[StreamEntry]:
         stream = self._stream
@@ -203,6 +211,8 @@ class _MemorySubscription(Subscription):
         assert self._writes is not None
         self._writing = writing = finish(self._writes, waiting_on)
         writing.add_done_callback(self._written)
+        if self._stream.live is self:
+            self._stream.relive()
 
     def _failed(self, error: Exception) -> None:
         """The connection is gone: this listener is done."""
@@ -216,7 +226,7 @@ class _MemorySubscription(Subscription):
         stream, piped = self._stream, self._piped
         if self._writing is not None or piped is None or piped.done():
             return
-        start, end = self._cursor, len(stream)
+        start, end = self.cursor, len(stream)
         if start < end:
             self._cursor = end
             frame, stream_id = self._frame, stream.id
@@ -228,6 +238,8 @@ class _MemorySubscription(Subscription):
                 return
         if stream.status != "running":
             piped.set_result(None)
+        elif stream.live is None:  # caught up: push() may write to it
+            stream.relive()
 
     def _written(self, writing: asyncio.Future[None]) -> None:
         self._writing = None
@@ -257,7 +269,7 @@ class _MemorySubscription(Subscription):
             self._registry._detach(self._stream)
 
     def __repr__(self) -> str:
-        return f"<Subscription {self.stream_id} cursor={self._cursor}>"
+        return f"<Subscription {self.stream_id} cursor={self.cursor}>"
 
 
 class _Ended(Exception):
@@ -283,8 +295,9 @@ def _fan_out(stream: _Stream, index: int, data: bytes, chunk: bytes | None = Non
     framer: Framer | None = None
     frame = b""
     ended = stream.status != "running"
+    live = stream.live
     for pipe in tuple(stream.pipes):
-        if pipe._cursor == index and pipe._writing is None:
+        if pipe is live or (pipe._cursor == index and pipe._writing is None):
             if pipe._frame is not framer:
                 framer = pipe._frame
                 if chunk is None:

@@ -251,7 +251,7 @@ class AsyncFlightReader:
                 if timed is not None:
                     if timed.cancel.reason is not None:
                         raise timed.failed()
-                    timed.reads += 1
+                    timed.alive = True
             else:
                 upstream = flight._upstream
                 if upstream is None:

@@ -93,17 +93,16 @@ class Timed:
     total and idle limits and records the one that passes as the Cancel's
     reason; the next event to arrive finds it and raises. A reader may read
     `events` itself, as `forward` does: after each event it checks
-    `cancel.reason` and counts the event in `reads` (the watch's sign of life)."""
+    `cancel.reason` and sets `alive` (the watch's sign of life)."""
 
-    __slots__ = ("events", "limits", "cancel", "reads", "_last", "_seen", "_watch")
+    __slots__ = ("events", "limits", "cancel", "alive", "_last", "_watch")
 
     def __init__(self, events: AsyncIterator[Event], limits: Limits) -> None:
         self.events = events
         self.limits = limits
         self.cancel = limits.cancel
-        self.reads = 0
+        self.alive = False  # an event came since the watch last looked
         self._last = time.monotonic()  # the start, then the last sign of life the watch saw
-        self._seen = 0
         self._watch: _Watch | None = None
 
     def __aiter__(self) -> Timed:
@@ -118,7 +117,7 @@ class Timed:
         event = await anext(self.events)
         if self.cancel.reason is not None:
             raise self.failed()
-        self.reads += 1
+        self.alive = True
         return event
 
     def failed(self) -> LaraFlowAIError:
@@ -153,8 +152,8 @@ class Timed:
         once there is nothing left to watch."""
         if self.cancel.reason is not None or getattr(self.events, "ag_frame", 0) is None:
             return False  # cancelled, or the provider's generator is over
-        if self.reads != self._seen:
-            self._seen, self._last = self.reads, now
+        if self.alive:
+            self.alive, self._last = False, now
         limits = self.limits
         if now >= limits.total_at:
             self.cancel.expire("total")

@@ -684,7 +684,8 @@ class AsyncStreamingResponse(_Common):
             if not (state.callbacks or self._output or isinstance(reader, AsyncStepReader)):
                 state.kept = False
         chunker = state.chunker
-        smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
+        # The sizes a delta may have to be a chunk as it is.
+        sizes, hand_out = range(chunker.min_chars, chunker.max_chars + 1), state.hand_out
         counts = state.counts
         room = max_chars
         flush_after = 0.0 if self._delay else state.flush_after
@@ -748,6 +749,7 @@ class AsyncStreamingResponse(_Common):
                         except StopAsyncIteration:
                             outcome = False
                             break
+                        size = len(text)
                     else:
                         reader = self._reader or self._start()
                         events, timed = reader.direct, None
@@ -768,7 +770,7 @@ class AsyncStreamingResponse(_Common):
                         if timed is not None:
                             if cancel.reason is not None:
                                 raise timed.failed()
-                            timed.reads += 1
+                            timed.alive = True
                     except Exception as error:
                         if stop is not None:
                             outcome = _stopped(stop)
@@ -784,7 +786,7 @@ class AsyncStreamingResponse(_Common):
                     text = event.text
                     if once:
                         hot = False
-                    if held or not smallest <= (size := len(text)) <= largest:
+                    if held or (size := len(text)) not in sizes:
                         chunks = chunker.feed(text)
                         held = chunker.pending_since is not None
                         if held and timer is None and flush_after:
@@ -798,6 +800,7 @@ class AsyncStreamingResponse(_Common):
                                 hot = False
                             continue
                         text = hand_out(chunks[0])
+                        size = len(text)
                     # A chunk as it is: what apply_text() does, its other checks done above.
                     elif unkept:  # hand_out()'s work for text the caller keeps, inline
                         counts.chunk_count += 1
@@ -806,12 +809,12 @@ class AsyncStreamingResponse(_Common):
                         hand_out(text)
                         unkept = not state.kept  # the first chunk's time is taken
                 if room is not None:
-                    if len(text) >= room:
+                    if size >= room:
                         if room and (behind := on_chunk(text[:room])) is not None:
                             await caught_up(behind)
                         outcome = _stopped(stop) if stop is not None else True
                         break
-                    room -= len(text)
+                    room -= size
                 if (behind := on_chunk(text)) is not None:  # the caller is behind: wait
                     await caught_up(behind)
         except LaraFlowAIError as error:
