@@ -684,8 +684,7 @@ class AsyncStreamingResponse(_Common):
             if not (state.callbacks or self._output or isinstance(reader, AsyncStepReader)):
                 state.kept = False
         chunker = state.chunker
-        # The sizes a delta may have to be a chunk as it is.
-        sizes, hand_out = range(chunker.min_chars, chunker.max_chars + 1), state.hand_out
+        smallest, largest, hand_out = chunker.min_chars, chunker.max_chars, state.hand_out
         counts = state.counts
         room = max_chars
         flush_after = 0.0 if self._delay else state.flush_after
@@ -786,7 +785,7 @@ class AsyncStreamingResponse(_Common):
                     text = event.text
                     if once:
                         hot = False
-                    if held or (size := len(text)) not in sizes:
+                    if held or (size := len(text)) < smallest or size > largest:
                         chunks = chunker.feed(text)
                         held = chunker.pending_since is not None
                         if held and timer is None and flush_after:
