@@ -48,7 +48,7 @@ SSE_FIGURES = [
     "sse_floor_strict_clients", "sse_floor_cpu_us_per_event", "sse_floor_kib_per_stream",
     "sse_granian_strict_clients", "sse_granian_cpu_us_per_event", "sse_granian_kib_per_stream",
     "sse_cpu_ratio_to_bare_same_n", "sse_granian_cpu_ratio_to_bare_same_n",
-    "sse_floor_cpu_ratio_to_bare_same_n",
+    "sse_floor_cpu_ratio_to_bare_same_n", "sse_cpu_at_clients",
 ]  # fmt: skip
 
 
