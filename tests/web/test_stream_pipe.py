@@ -351,3 +351,78 @@ async def test_closing_a_subscription_ends_a_next_waiting_in_another_task() -> N
     assert await asyncio.wait_for(waiting, 5) == []
     gate.set()
     await registry.aclose()
+
+
+class _Templated:
+    """A framer with a `template`: plain chunks are framed from it in push()."""
+
+    template = b"%s:%s %s\n"
+
+    def __call__(self, stream_id: str, index: int, data: bytes) -> bytes:
+        return b"%s:%d %s\n" % (stream_id.encode(), index, data)
+
+
+async def test_the_one_live_listener_leaves_and_rejoins_the_in_place_path_losing_nothing() -> None:
+    """A sole listener is written to in push() itself; one whose write waits
+    drops out and catches up from the log, a second listener makes both go
+    through the fan-out, and every event reaches each exactly once, in order."""
+    registry = MemoryStreamRegistry()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def produce() -> AsyncIterator[dict[str, Any] | str]:
+        while (chunk := await queue.get()) is not None:
+            yield chunk  # a plain str: push()'s own path
+        yield {"type": "complete"}
+
+    stream_id = await registry.start(produce())
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    gate = asyncio.Event()
+    gate.set()
+
+    def writer(name: str) -> Any:
+        async def write(data: bytes) -> None:
+            for line in data.splitlines():
+                head, _, payload = line.partition(b" ")
+                assert head.startswith(stream_id.encode() + b":")
+                seen[name].append(int(head.rpartition(b":")[2]))
+                assert json.loads(payload)["type"] in ("start", "chunk", "complete")
+            await gate.wait()
+
+        return write
+
+    async def put(*chunks: str) -> None:
+        for chunk in chunks:
+            queue.put_nowait(chunk)
+        while not queue.empty():
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    first = await registry.subscribe(stream_id)
+    piping = asyncio.create_task(first.pipe(_Templated(), writer("a")))
+    stream = registry._streams[stream_id]
+    await put("one ", "two ")
+    assert seen["a"] == [0, 1, 2] and first.cursor == 3 and stream.live is first
+
+    gate.clear()  # its socket is full: the next write waits
+    await put("three ", "four ", "five ")
+    assert seen["a"] == [0, 1, 2, 3] and first.cursor == 4 and stream.live is None
+    gate.set()
+    await put("six ")
+    assert seen["a"] == list(range(7)) and first.cursor == 7  # caught up, then in place again
+    assert stream.live is first
+
+    second = await registry.subscribe(stream_id, after=5)
+    joined = asyncio.create_task(second.pipe(_Templated(), writer("b")))
+    await put("seven ")
+    assert seen["a"] == list(range(8)) and seen["b"] == [6, 7] and stream.live is None
+    assert first.cursor == second.cursor == 8
+    await second.aclose()
+    await asyncio.wait_for(joined, 5)
+    assert stream.live is first
+    await put("eight ")
+    queue.put_nowait(None)
+    await asyncio.wait_for(piping, 5)
+    assert seen["a"] == list(range(10)) and first.cursor == 10
+    assert seen["b"] == [6, 7]
+    await first.aclose()
+    await registry.aclose()
