@@ -278,3 +278,61 @@ async def test_an_awaitable_from_on_chunk_in_the_flush_timer_still_runs(
     async with make_agent().astream("Go") as response:
         await response.forward(behind(order))
     assert order == ["Hello", "stored Hello", " there", "stored  there"]
+
+
+@pytest.mark.parametrize("ending", ["whole", "cut", "dropped", "refused"])
+async def test_forward_then_close_closes_the_answer_and_hands_its_outcome_on(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None, ending: str
+) -> None:
+    """The registries' form: the outcome (True for the cap, False for the end,
+    the error that ended the reading, not raised) goes to `then` once the
+    response is closed; what on_chunk raises comes out, the response closed."""
+    FlowAI.configure(buffer_size=1, max_retries=0)
+    tail = {"whole": [], "cut": [Hang()], "dropped": [Drop()], "refused": [Hang()]}[ending]
+    reply = openai_chunks(DELTAS) if ending == "whole" else openai_chunks(DELTAS)[:3]
+    server.enqueue(stream_reply(reply, delay=0.01, then=tail))
+    chunks: list[str] = []
+    outcomes: list[object] = []
+    gate = asyncio.Event()
+
+    class Refused(Exception):
+        pass
+
+    def on_chunk(chunk: str) -> None:
+        if ending == "refused" and chunks:
+            raise Refused
+        chunks.append(chunk)
+
+    async def finish() -> None:
+        await gate.wait()
+        outcomes.append("finished")
+
+    def then(outcome: object) -> object:
+        outcomes.append(outcome)
+        assert response.get_stats()["chunk_count"] == len(chunks)
+        if ending == "cut":  # the request is closed before then() is called
+            assert server.wait_for_disconnect(0, timeout=2)
+        gate.set()
+        return finish()  # waited for before the coroutine returns
+
+    response = make_agent().astream("Go")
+    run = response.forward_then_close(on_chunk, 6 if ending == "cut" else None, False, then)
+    if ending == "refused":
+        with pytest.raises(Refused):
+            await run
+        assert outcomes == []
+    else:
+        assert await run is None
+        assert outcomes[-1] == "finished"
+    if ending == "whole":
+        assert outcomes[0] is False and "".join(chunks) == "".join(DELTAS)
+        assert response.finish_reason == "stop"
+    elif ending == "cut":
+        assert outcomes[0] is True and "".join(chunks) == "Stream"
+    elif ending == "dropped":
+        assert isinstance(outcomes[0], StreamInterruptedError) and chunks == DELTAS[:3]
+    assert response.partial_content == ""  # keep_text=False: the caller kept it
+    if ending != "refused":  # (the refused chunk was handed out, so counted)
+        assert response.get_content_length() == len("".join(chunks))
+    if ending in ("cut", "refused"):  # the hanging request closed, not left to the collector
+        assert server.wait_for_disconnect(0, timeout=2)

@@ -787,11 +787,11 @@ class AsyncStreamingResponse(_Common):
                         hot = False
                     if held or (size := len(text)) < smallest or size > largest:
                         chunks = chunker.feed(text)
-                        held = chunker.pending_since is not None
-                        if held and timer is None and flush_after:
+                        since = chunker.pending_since
+                        held = since is not None
+                        if since is not None and timer is None and flush_after:
                             timer = asyncio.get_running_loop().call_later(
-                                chunker.pending_since + flush_after - time.monotonic(),  # type: ignore[operator]
-                                due,
+                                since + flush_after - time.monotonic(), due
                             )
                         if len(chunks) != 1:
                             if chunks:
