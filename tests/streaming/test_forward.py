@@ -8,7 +8,9 @@ buffering, and fail the same way, with the text that arrived kept.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -336,3 +338,27 @@ async def test_forward_then_close_closes_the_answer_and_hands_its_outcome_on(
         assert response.get_content_length() == len("".join(chunks))
     if ending in ("cut", "refused"):  # the hanging request closed, not left to the collector
         assert server.wait_for_disconnect(0, timeout=2)
+
+
+@pytest.mark.parametrize("shaping", [{"buffer_size": 1}, {"buffer_size": 4, "flush_interval": 20}])
+async def test_a_forwarded_answer_is_freed_without_the_cycle_collector(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None, shaping: dict[str, int]
+) -> None:
+    # A server finishes answers all day: one left in a reference cycle would
+    # hold its state, buffers and request until a full collection.
+    FlowAI.configure(**shaping)
+    server.enqueue(stream_reply(openai_chunks(DELTAS)))
+    agent = make_agent()
+    chunks: list[str] = []
+    gc.collect()
+    gc.disable()
+    try:
+        response = agent.astream("Go")
+        async with response:
+            await response.forward(chunks.append)
+        freed = weakref.ref(response)
+        del response
+        assert freed() is None
+    finally:
+        gc.enable()
+    assert "".join(chunks) == "".join(DELTAS)

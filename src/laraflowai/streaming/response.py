@@ -827,6 +827,9 @@ class AsyncStreamingResponse(_Common):
         finally:
             if timer is not None:
                 timer.cancel()
+            # due() names itself (it re-arms): a cycle through its cell that would
+            # keep this response and all it holds for the cycle collector.
+            due = _nothing
         if then is None:
             return outcome
         await self.aclose()
@@ -859,6 +862,10 @@ async def caught_up(behind: object) -> None:
     when it is awaitable (its consumer is behind, or has work to finish)."""
     if inspect.isawaitable(behind):
         await behind
+
+
+def _nothing() -> None:
+    pass
 
 
 def _run_behind(behind: object) -> None:
