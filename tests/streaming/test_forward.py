@@ -340,13 +340,18 @@ async def test_forward_then_close_closes_the_answer_and_hands_its_outcome_on(
         assert server.wait_for_disconnect(0, timeout=2)
 
 
+@pytest.mark.parametrize("cache", [False, True], ids=["direct", "cached"])
 @pytest.mark.parametrize("shaping", [{"buffer_size": 1}, {"buffer_size": 4, "flush_interval": 20}])
 async def test_a_forwarded_answer_is_freed_without_the_cycle_collector(
-    server: ProviderServer, make_agent: MakeAgent, async_clients: None, shaping: dict[str, int]
+    server: ProviderServer,
+    make_agent: MakeAgent,
+    async_clients: None,
+    shaping: dict[str, int],
+    cache: bool,
 ) -> None:
     # A server finishes answers all day: one left in a reference cycle would
     # hold its state, buffers and request until a full collection.
-    FlowAI.configure(**shaping)
+    FlowAI.configure(**shaping, cache_enabled=cache, cache_store="memory")
     server.enqueue(stream_reply(openai_chunks(DELTAS)))
     agent = make_agent()
     chunks: list[str] = []
@@ -358,7 +363,13 @@ async def test_a_forwarded_answer_is_freed_without_the_cycle_collector(
             await response.forward(chunks.append)
         freed = weakref.ref(response)
         del response
-        assert freed() is None
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()  # what only the collector would have freed, kept in gc.garbage
+        cyclic = {type(o).__name__ for o in gc.garbage}
     finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
         gc.enable()
+    assert freed() is None
+    assert not cyclic & {"AsyncStreamingResponse", "StreamState", "AsyncFlight", "TextDelta"}
     assert "".join(chunks) == "".join(DELTAS)

@@ -112,8 +112,17 @@ class AsyncFlight:
         self.error = error
         self.done = True
         self._wake()
-        if self._on_end is not None:
-            self._on_end(self)
+        self._over()
+
+    def _over(self) -> None:
+        """Tell the owner the flight is over, and drop the callbacks: they close
+        over the flight, a cycle that would keep it (and its recorded answer)
+        for the cycle collector."""
+        on_end = self._on_end
+        self._on_end = self._on_complete = None
+        self._open = _no_upstream
+        if on_end is not None:
+            on_end(self)
 
     async def _close(self) -> None:
         upstream = self._upstream
@@ -129,8 +138,7 @@ class AsyncFlight:
         self.broken = self.readers > 1
         self.cancelled = True
         self._wake()
-        if self._on_end is not None:
-            self._on_end(self)
+        self._over()
 
     def _leave(self) -> asyncio.Task[None] | None:
         self.readers -= 1
@@ -138,13 +146,16 @@ class AsyncFlight:
             return None
         self.cancelled = True
         self._wake()
-        if self._on_end is not None:
-            self._on_end(self)
+        self._over()
         self.cancel.fire()
         task = self._task
         if task is not None and not task.done():
             return task
         return None
+
+
+async def _no_upstream(cancel: Cancel) -> AsyncIterator[Event]:
+    raise RuntimeError("this flight is over: it opens no upstream")
 
 
 _EXPIRED = object()

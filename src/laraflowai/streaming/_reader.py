@@ -12,8 +12,9 @@ no error or warning, and was not cancelled because every reader left.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx2 as httpx
 
@@ -106,35 +107,50 @@ def open_async_reader(
     key = request_key(provider, request)
     flights = loop_registry()
 
-    def start() -> AsyncFlight:
-        async def upstream(cancel: Cancel) -> AsyncIterator[Event]:
-            stored = await _alookup(store, key)
-            if stored is not None:
-                flight.cached = True
-                return aiter_list(stored)
-            return await live(cancel)
-
-        async def complete(events: list[Event]) -> None:
-            if not flight.cached and _storable(events, settings):
-                data = encode_events(events)
-                if store.blocking:
-                    await asyncio.to_thread(store.set, key, data, settings.cache_ttl)
-                else:
-                    store.set(key, data, settings.cache_ttl)
-
-        flight = AsyncFlight(
-            upstream, on_complete=complete, on_end=lambda ended: flights.discard(key, ended)
-        )
-        flight.rejoin = rejoin
-        return flight
-
-    def rejoin() -> AsyncFlightReader | None:
-        reader, _ = flights.join_or_start(key, start)
-        return reader if isinstance(reader, AsyncFlightReader) else None
-
+    # A function of the module's, not a closure that names itself: that would be
+    # a cycle holding this request's state for the cycle collector.
+    start = functools.partial(_start_flight, live, store, key, settings, flights)
     joined, state.counts.shared = flights.join_or_start(key, start)
     assert isinstance(joined, AsyncFlightReader)
     return joined
+
+
+def _start_flight(
+    live: Callable[[Cancel], Awaitable[AsyncIterator[Event]]],
+    store: Store,
+    key: str,
+    settings: Settings,
+    flights: Registry[AsyncFlight],
+) -> AsyncFlight:
+    async def upstream(cancel: Cancel) -> AsyncIterator[Event]:
+        stored = await _alookup(store, key)
+        if stored is not None:
+            flight.cached = True
+            return aiter_list(stored)
+        return await live(cancel)
+
+    async def complete(events: list[Event]) -> None:
+        if not flight.cached and _storable(events, settings):
+            data = encode_events(events)
+            if store.blocking:
+                await asyncio.to_thread(store.set, key, data, settings.cache_ttl)
+            else:
+                store.set(key, data, settings.cache_ttl)
+
+    # upstream and complete close over the flight; it drops them when it is over.
+    flight = AsyncFlight(
+        upstream, on_complete=complete, on_end=lambda ended: flights.discard(key, ended)
+    )
+    again = functools.partial(_start_flight, live, store, key, settings, flights)
+    flight.rejoin = functools.partial(_rejoin, flights, key, again)
+    return flight
+
+
+def _rejoin(
+    flights: Registry[AsyncFlight], key: str, start: Callable[[], AsyncFlight]
+) -> AsyncFlightReader | None:
+    reader, _ = flights.join_or_start(key, start)
+    return reader if isinstance(reader, AsyncFlightReader) else None
 
 
 async def _alookup(store: Store, key: str) -> list[Event] | None:
