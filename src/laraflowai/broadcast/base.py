@@ -33,8 +33,6 @@ __all__ = [
 
 StreamStatus = Literal["running", "complete", "error", "stopped", "abandoned"]
 TERMINAL_TYPES = frozenset({"complete", "error"})
-
-
 # frame(stream id, index, JSON payload): one event as its listener's wire wants it
 # (an SSE frame, say). Called once per event for all the listeners of a stream
 # that pipe with the same function, which share the bytes. A framer may also

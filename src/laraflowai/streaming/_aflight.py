@@ -98,12 +98,12 @@ class AsyncFlight:
             error = asyncio.CancelledError()
         except BaseException as exc:  # handed to every reader
             error = exc
-        finally:
-            await self._close()
         await self._end(error)
 
     async def _end(self, error: BaseException | None) -> None:
-        """The upstream is over: store it when complete, then tell every reader."""
+        """The upstream is over: close it, store it when complete, then tell
+        every reader."""
+        await self._close()
         if error is None and not self.cancelled and self._on_complete is not None:
             try:
                 await self._on_complete(self.events)
@@ -274,12 +274,10 @@ class AsyncFlightReader:
                 flight._direct = direct
         except StopAsyncIteration:
             flight._pulling = None
-            await flight._close()
             await flight._end(None)
             raise
         except Exception as error:
             flight._pulling = None
-            await flight._close()
             await flight._end(error)
             if self._cancelled:
                 raise reader_cancelled() from None
