@@ -783,6 +783,7 @@ class AsyncStreamingResponse(_Common):
                         hot = False
                         continue
                     text = event.text
+                    event = None  # freed now, not held through the wait for the next one
                     if once:
                         hot = False
                     if held or (size := len(text)) < smallest or size > largest:
