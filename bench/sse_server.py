@@ -6,8 +6,11 @@ log) serving `GET /api/stream-chat?task=...`, the app chosen by `--mode`:
 - `ours`: laraflowai's own app (`create_app`) with an agent whose in-process
   provider yields one text delta every `--interval` seconds for `--duration`
   seconds, one SSE event per delta;
-- `bare`: a bare Starlette `StreamingResponse` sending the same frames on the
-  same schedule, the reference the issue compares with;
+- `bare`: a bare Starlette `StreamingResponse` streaming the same provider's
+  deltas as the same frames, each delta's text encoded with the standard
+  library's json as a hand-written endpoint would: the reference the issue
+  compares with (what ours adds over it is the registry: resume, stop, the
+  limits, the stats);
 - `floor`: a raw ASGI app writing frames encoded once at start-up on the same
   schedule: what the server alone costs, with no framework and no work per event.
 Prints `port <n>` once it is ready.
@@ -61,11 +64,16 @@ class TickerProvider(InProcessProvider):
             yield TextDelta(DELTA)
         yield Finished("stop")
 
-    async def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]:
-        for _ in range(self.ticks):
-            await asyncio.sleep(self.interval)
-            yield TextDelta(DELTA)
-        yield Finished("stop")
+    def aiter_events(self, request: ChatRequest) -> AsyncIterator[Event]:
+        return ticker(self.interval, self.ticks)
+
+
+async def ticker(interval: float, count: int) -> AsyncIterator[Event]:
+    """The provider's stream, which `bare` reads as it is."""
+    for _ in range(count):
+        await asyncio.sleep(interval)
+        yield TextDelta(DELTA)
+    yield Finished("stop")
 
 
 def ours(interval: float, ticks: int, *, buffer_size: int = 1, cache: bool = False) -> Starlette:
@@ -100,12 +108,17 @@ def bare(interval: float, ticks: int) -> Starlette:
         start = {"type": "start", "stream_id": stream_id, "agent": "Bench", "model": "ticker-1"}
         yield b"retry: 3000\n\n"
         yield f"{prefix}0\ndata: {_compact(start)}\n\n".encode()
-        chunk = _compact({"type": "chunk", "chunk": DELTA})
-        for index in range(1, count + 1):
-            await asyncio.sleep(interval)
-            yield f"{prefix}{index}\ndata: {chunk}\n\n".encode()
-        complete = _compact({"type": "complete", "finish_reason": "stop"})
-        yield f"{prefix}{count + 1}\ndata: {complete}\n\n".encode()
+        index, reason = 0, None
+        async for event in ticker(interval, count):
+            if type(event) is TextDelta:
+                # json.dumps of a str takes its fast path (no encoder is built).
+                index += 1
+                chunk = json.dumps(event.text)
+                yield f'{prefix}{index}\ndata: {{"type":"chunk","chunk":{chunk}}}\n\n'.encode()
+            elif type(event) is Finished:
+                reason = event.reason
+        complete = _compact({"type": "complete", "finish_reason": reason or "stop"})
+        yield f"{prefix}{index + 1}\ndata: {complete}\n\n".encode()
 
     async def stream(request: Request) -> StreamingResponse:
         count = WARM_UP_TICKS if request.query_params.get("provider") else ticks
