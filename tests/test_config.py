@@ -141,6 +141,7 @@ NUMERIC = {
     "LARAFLOWAI_STREAMING_MAX_TOOL_ARGUMENTS_SIZE": "max_tool_arguments_size",
     "LARAFLOWAI_LOCAL_THREADS": "local_threads",
     "LARAFLOWAI_LOCAL_PARALLEL": "local_parallel",
+    "LARAFLOWAI_GC_THRESHOLD": "gc_threshold",
 }
 # Zero means something for these ("until full", "no retries", "store nothing", "at once").
 ZERO_ALLOWED = {
@@ -151,6 +152,7 @@ ZERO_ALLOWED = {
     "sse_retry_timeout",
     "sse_resume_grace",
     "sse_retention",
+    "gc_threshold",
 }
 BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "-1", "1e300", "10" * 40]
 

@@ -281,6 +281,13 @@ _VARS = (
         "longest arguments (characters) of one tool call",
     ),
     _Var(
+        "gc_threshold",
+        "LARAFLOWAI_GC_THRESHOLD",
+        _number(int, 0, 10_000_000, "allocations"),
+        "allocations between the cycle collector's youngest passes in laraflowai serve "
+        "(0: the interpreter's own)",
+    ),
+    _Var(
         "default_provider",
         "LARAFLOWAI_DEFAULT_PROVIDER",
         _text,
@@ -346,6 +353,7 @@ class Settings:
     local_parallel: int = 4
     max_event_size: int = 4 * _MIB
     max_tool_arguments_size: int = _MIB
+    gc_threshold: int = 10_000
     default_provider: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 

@@ -89,6 +89,20 @@ def test_serve_refuses_a_non_loopback_host_without_a_token(host: str, tmp_path: 
     assert result.stdout == ""
 
 
+def test_serve_refuses_a_bad_collector_threshold_naming_the_variable(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "laraflowai", "serve"],
+        env=serve_env(LARAFLOWAI_GC_THRESHOLD="-5"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "LARAFLOWAI_GC_THRESHOLD" in result.stderr and "'-5'" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
 def test_a_token_or_a_loopback_host_may_be_served() -> None:
     assert check_host("0.0.0.0", "a-token") is None
     for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):

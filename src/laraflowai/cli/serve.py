@@ -20,6 +20,7 @@ from .._config import get_settings
 from .._secrets import remember
 from ..crew.agent import Agent
 from ..providers import provider_names
+from ._collector import tune_collector
 
 __all__ = ["add_serve_command", "check_host", "run_serve"]
 
@@ -127,6 +128,7 @@ def run_serve(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         token=token,
     )
+    tune_collector(settings.gc_threshold)  # this process is ours: see _collector.py
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"laraflowai: chat on http://{shown}:{args.port}/ answered by "
