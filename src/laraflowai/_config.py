@@ -285,7 +285,7 @@ _VARS = (
         "LARAFLOWAI_GC_THRESHOLD",
         _number(int, 0, 10_000_000, "allocations"),
         "allocations between the cycle collector's youngest passes in laraflowai serve "
-        "(0: the interpreter's own)",
+        "and worker (0: the interpreter's own)",
     ),
     _Var(
         "default_provider",

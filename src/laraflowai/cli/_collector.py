@@ -1,4 +1,4 @@
-"""The cycle collector of a server process that `laraflowai serve` owns.
+"""The cycle collector of the processes `laraflowai serve` and `worker` own.
 
 CPython collects its youngest generation every 700 net allocations of
 container objects. An event loop serving many streams keeps a few such objects
