@@ -16,11 +16,11 @@ import signal
 import sys
 from typing import Any
 
+from .._collector import tune_collector
 from .._config import get_settings
 from .._secrets import remember
 from ..crew.agent import Agent
 from ..providers import provider_names
-from ._collector import tune_collector
 
 __all__ = ["add_serve_command", "check_host", "run_serve"]
 
@@ -128,7 +128,7 @@ def run_serve(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         token=token,
     )
-    tune_collector(settings.gc_threshold)  # this process is ours: see _collector.py
+    tune_collector(settings.gc_threshold)  # this process is ours: see laraflowai/_collector.py
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"laraflowai: chat on http://{shown}:{args.port}/ answered by "

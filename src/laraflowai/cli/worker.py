@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from .._config import get_settings, hide_password
-from ._collector import tune_collector
 
 __all__ = ["add_worker_command", "run_worker"]
 
@@ -49,7 +48,6 @@ def run_worker(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write(f"laraflowai: error: {_INSTALL_HINT}\n")
         return 1
-    tune_collector(settings.gc_threshold)  # inherited by the processes it forks
     print(
         f"laraflowai: worker taking streams from {hide_password(str(settings.redis_url))} "
         f"({args.processes} process(es), {args.concurrency} streams each)",

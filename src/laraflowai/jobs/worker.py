@@ -18,6 +18,7 @@ from typing import Any
 from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
+from .._collector import tune_collector
 from .._config import Settings, get_settings
 from .._exceptions import ConfigurationError, LaraFlowAIError
 from ..broadcast import RedisStreamRegistry, public_error, response_events
@@ -47,6 +48,7 @@ def make_broker(settings: Settings | None = None) -> RedisStreamBroker:
         idle_timeout=int((settings.timeout + 60) * 1000),
     )
     new.register_task(run_stream, task_name=TASK_NAME)
+    new.add_event_handler(TaskiqEvents.WORKER_STARTUP, _startup)
     new.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, _shutdown)
     return new
 
@@ -62,6 +64,10 @@ def _registry() -> RedisStreamRegistry:
         registry = RedisStreamRegistry(str(settings.redis_url))
         _registries[loop] = registry
     return registry
+
+
+async def _startup(state: TaskiqState) -> None:
+    tune_collector(get_settings().gc_threshold)  # a worker process runs nothing but streams
 
 
 async def _shutdown(state: TaskiqState) -> None:

@@ -1,4 +1,5 @@
-"""The cycle collector of the processes `laraflowai serve` and `worker` own.
+"""The cycle collector of the processes laraflowai owns: `laraflowai serve`'s,
+and each worker process of the job queue's broker (`jobs/worker.py`).
 
 CPython collects its youngest generation every 700 net allocations of
 container objects. An event loop serving many streams keeps a few such objects

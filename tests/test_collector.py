@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from laraflowai._config import Settings
-from laraflowai.cli._collector import tune_collector
+from laraflowai._collector import tune_collector
+from laraflowai._config import Settings, reset_settings
+from tests.conftest import require
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +30,21 @@ def test_the_youngest_generation_threshold_is_set_and_the_others_kept(
 def test_zero_leaves_the_interpreter_setting(kept_threshold: tuple[int, int, int]) -> None:
     tune_collector(Settings.from_env({"LARAFLOWAI_GC_THRESHOLD": "0"}).gc_threshold)
     assert gc.get_threshold() == kept_threshold
+
+
+async def test_each_worker_process_sets_it_at_its_start(
+    monkeypatch: pytest.MonkeyPatch, kept_threshold: tuple[int, int, int]
+) -> None:
+    """What the broker runs in each worker process as it starts (laraflowai
+    worker's processes, or taskiq's own `worker` command on our broker)."""
+    require("taskiq_redis", "background jobs come with the jobs extra")
+    from taskiq import TaskiqEvents
+
+    from laraflowai.jobs.worker import make_broker
+
+    monkeypatch.setenv("LARAFLOWAI_GC_THRESHOLD", "31000")
+    reset_settings()
+    broker = make_broker()
+    for handler in broker.event_handlers[TaskiqEvents.WORKER_STARTUP]:
+        await handler(broker.state)
+    assert gc.get_threshold() == (31_000, *kept_threshold[1:])
