@@ -1,4 +1,4 @@
-"""`laraflowai serve`'s cycle collector threshold (LARAFLOWAI_GC_THRESHOLD)."""
+"""The cycle collector threshold of the processes laraflowai owns (LARAFLOWAI_GC_THRESHOLD)."""
 
 from __future__ import annotations
 
