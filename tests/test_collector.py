@@ -39,6 +39,7 @@ async def test_each_worker_process_sets_it_at_its_start(
     worker's processes, or taskiq's own `worker` command on our broker)."""
     require("taskiq_redis", "background jobs come with the jobs extra")
     from taskiq import TaskiqEvents
+    from taskiq.utils import maybe_awaitable
 
     from laraflowai.jobs.worker import make_broker
 
@@ -46,5 +47,5 @@ async def test_each_worker_process_sets_it_at_its_start(
     reset_settings()
     broker = make_broker()
     for handler in broker.event_handlers[TaskiqEvents.WORKER_STARTUP]:
-        await handler(broker.state)
+        await maybe_awaitable(handler(broker.state))  # as the broker's startup() does
     assert gc.get_threshold() == (31_000, *kept_threshold[1:])

@@ -48,7 +48,10 @@ def make_broker(settings: Settings | None = None) -> RedisStreamBroker:
         idle_timeout=int((settings.timeout + 60) * 1000),
     )
     new.register_task(run_stream, task_name=TASK_NAME)
-    new.add_event_handler(TaskiqEvents.WORKER_STARTUP, _startup)
+    # A worker process runs nothing but streams: the collector's threshold of
+    # `laraflowai serve` (laraflowai/_collector.py), from this broker's settings.
+    threshold = settings.gc_threshold
+    new.add_event_handler(TaskiqEvents.WORKER_STARTUP, lambda _: tune_collector(threshold))
     new.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, _shutdown)
     return new
 
@@ -64,10 +67,6 @@ def _registry() -> RedisStreamRegistry:
         registry = RedisStreamRegistry(str(settings.redis_url))
         _registries[loop] = registry
     return registry
-
-
-async def _startup(state: TaskiqState) -> None:
-    tune_collector(get_settings().gc_threshold)  # a worker process runs nothing but streams
 
 
 async def _shutdown(state: TaskiqState) -> None:
