@@ -107,10 +107,10 @@ async def send(provider: Provider, request: ChatRequest, sync: bool) -> str:
     )
     if sync:
         response: Any = StreamingResponse(
-            lambda: open_reader(provider, request, settings, state, False), state
+            lambda: open_reader(provider, settings, False, None, request, state), state
         )
         return "".join(response)
     aresponse = AsyncStreamingResponse(
-        lambda: open_async_reader(provider, request, settings, state, False), state
+        lambda: open_async_reader(provider, settings, False, None, request, state), state
     )
     return "".join([chunk async for chunk in aresponse])

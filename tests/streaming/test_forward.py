@@ -142,6 +142,22 @@ async def test_max_chars_reached_in_the_flush_timer_ends_the_reading_with_the_ch
     assert server.wait_for_disconnect(0, timeout=2)
 
 
+async def test_max_chars_counts_what_the_flush_timer_sent_before_a_full_chunk(
+    server: ProviderServer, make_agent: MakeAgent, async_clients: None
+) -> None:
+    # "Hel" goes out from the timer; the next delta fills the buffer and goes
+    # out from the read itself, cut to the 2 characters that are left of 5.
+    FlowAI.configure(buffer_size=10, flush_interval=20, cache_enabled=False)
+    events = openai_chunks(["Hel", "lo, a full chunk"])
+    server.enqueue(stream_reply(events[:1], then=[Sleep(0.3), Write(events[1]), Hang()]))
+    chunks: list[str] = []
+    async with make_agent().astream("Go") as response:
+        assert await response.forward(chunks.append, 5) is True
+    assert chunks == ["Hel", "lo"]
+    assert response.get_stats()["content_length"] == len("Hello, a full chunk")
+    assert server.wait_for_disconnect(0, timeout=2)
+
+
 async def test_a_dropped_stream_raises_with_the_forwarded_text_kept(
     server: ProviderServer, make_agent: MakeAgent, async_clients: None
 ) -> None:

@@ -29,6 +29,7 @@ from ..wire import (
     ToolResult,
     Usage,
 )
+from ._flush import FlushTimer
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
 from ._inprocess import Timed
 from ._objects import OutputType
@@ -688,38 +689,7 @@ class AsyncStreamingResponse(_Common):
         counts = state.counts
         room = max_chars
         flush_after = 0.0 if self._delay else state.flush_after
-        timer: asyncio.TimerHandle | None = None
-        # What ended the reading in the timer: _CUT, or the exception to raise.
-        stop: BaseException | None = None
-
-        def due() -> None:
-            # The flush timer: the text held back goes out if its time has come.
-            nonlocal timer, room, stop
-            timer = None
-            since = chunker.pending_since
-            if since is None or stop is not None:
-                return
-            wait = since + flush_after - time.monotonic()
-            if wait > 0:  # newer text than the timer was set for
-                timer = asyncio.get_running_loop().call_later(wait, due)
-                return
-            try:
-                for chunk in chunker.flush():
-                    hand_out(chunk)
-                    if room is not None:
-                        if len(chunk) >= room:
-                            if room:
-                                _run_behind(on_chunk(chunk[:room]))
-                            stop = _CUT
-                            break
-                        room -= len(chunk)
-                    _run_behind(on_chunk(chunk))
-            except Exception as error:
-                stop = error
-            if stop is not None:
-                room = 0  # the next chunk here ends the reading (see _stopped)
-                self.cancel()  # ends the read in progress
-
+        flush: FlushTimer | None = None  # made when text is first held back
         # `hot`: reading deltas straight from `events` (anext(events) is what
         # reader.read() returns, without its frame), each delta that is a chunk
         # as it is going to on_chunk; anything else ends it, and the next turn
@@ -733,8 +703,8 @@ class AsyncStreamingResponse(_Common):
         try:
             while True:
                 if not hot:
-                    if stop is not None:
-                        outcome = _stopped(stop)
+                    if flush is not None and flush.stop is not None:
+                        outcome = flush.outcome()
                         break
                     if state.ended and not state.ready:  # __anext__'s end, without its exception
                         state.raise_error()
@@ -771,8 +741,8 @@ class AsyncStreamingResponse(_Common):
                                 raise timed.failed()
                             timed.alive = True
                     except Exception as error:
-                        if stop is not None:
-                            outcome = _stopped(stop)
+                        if flush is not None and flush.stop is not None:
+                            outcome = flush.outcome()
                             break
                         self._read_ended(error)
                         hot = False
@@ -790,10 +760,10 @@ class AsyncStreamingResponse(_Common):
                         chunks = chunker.feed(text)
                         since = chunker.pending_since
                         held = since is not None
-                        if since is not None and timer is None and flush_after:
-                            timer = asyncio.get_running_loop().call_later(
-                                since + flush_after - time.monotonic(), due
-                            )
+                        if since is not None and flush_after:
+                            if flush is None:
+                                flush = FlushTimer(state, on_chunk, self.cancel, flush_after, room)
+                            flush.arm(since)
                         if len(chunks) != 1:
                             if chunks:
                                 state.ready.extend(chunks)
@@ -808,13 +778,17 @@ class AsyncStreamingResponse(_Common):
                     else:
                         hand_out(text)
                         unkept = not state.kept  # the first chunk's time is taken
+                if flush is not None:
+                    room = flush.room  # the timer may have sent some, or ended the reading
                 if room is not None:
                     if size >= room:
                         if room and (behind := on_chunk(text[:room])) is not None:
                             await caught_up(behind)
-                        outcome = _stopped(stop) if stop is not None else True
+                        outcome = True if flush is None or flush.stop is None else flush.outcome()
                         break
                     room -= size
+                    if flush is not None:
+                        flush.room = room
                 if (behind := on_chunk(text)) is not None:  # the caller is behind: wait
                     await caught_up(behind)
         except LaraFlowAIError as error:
@@ -826,11 +800,8 @@ class AsyncStreamingResponse(_Common):
                 await self.aclose()
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
-            # due() names itself (it re-arms): a cycle through its cell that would
-            # keep this response and all it holds for the cycle collector.
-            due = _nothing
+            if flush is not None:
+                flush.close()
         if then is None:
             return outcome
         await self.aclose()
@@ -863,37 +834,6 @@ async def caught_up(behind: object) -> None:
     when it is awaitable (its consumer is behind, or has work to finish)."""
     if inspect.isawaitable(behind):
         await behind
-
-
-def _nothing() -> None:
-    pass
-
-
-def _run_behind(behind: object) -> None:
-    # From forward()'s flush timer, which cannot wait: an awaitable runs on its
-    # own (the read in progress is not held up; the next chunk's wait is).
-    if behind is not None and inspect.isawaitable(behind):
-        running = asyncio.ensure_future(behind)
-        _RUNNING_BEHIND.add(running)  # held until done: the loop keeps tasks weakly
-        running.add_done_callback(_RUNNING_BEHIND.discard)
-
-
-_RUNNING_BEHIND: set[asyncio.Future[Any]] = set()
-
-
-class _Cut(Exception):
-    """forward()'s flush timer reached `max_chars`."""
-
-
-_CUT = _Cut()
-
-
-def _stopped(stop: BaseException) -> bool:
-    """forward()'s end after its flush timer ended the reading: True for
-    `max_chars` reached, or what `on_chunk` raised, raised."""
-    if stop is _CUT:
-        return True
-    raise stop
 
 
 def _untyped(error: Exception) -> LaraFlowAIError:
