@@ -7,8 +7,9 @@ hands one out and does the bookkeeping. Both drivers share all of it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._exceptions import LaraFlowAIError
 from .._types import ChunkCallback
@@ -26,7 +27,9 @@ from ..wire import (
     Usage,
 )
 
-__all__ = ["StreamCounts", "StreamState", "StreamStats"]
+__all__ = ["StreamCounts", "StreamState", "StreamStats", "added"]
+
+_T = TypeVar("_T")
 
 # With streaming disabled the whole answer is one chunk (still cut at max_chunk_size).
 _WHOLE = 1 << 62
@@ -80,6 +83,15 @@ class StreamStats:
         return asdict(self)
 
 
+def added(items: Sequence[_T], item: _T) -> list[_T]:
+    """`items` with `item` at the end: the list itself, or a new one in place
+    of the empty tuple a list starts as."""
+    if isinstance(items, list):
+        items.append(item)
+        return items
+    return [*items, item]
+
+
 class StreamState:
     __slots__ = (
         "counts", "streaming", "chunker", "ready", "callbacks", "_text", "usage", "finish",
@@ -103,7 +115,7 @@ class StreamState:
         self.streaming = streaming
         self.chunker = Chunker(buffer_size if streaming else _WHOLE, max_chunk_size)
         self.ready: list[str] = []  # a deque costs 600 bytes; this holds a chunk or two
-        self.callbacks = list(callbacks or ())
+        self.callbacks: Sequence[ChunkCallback] = list(callbacks) if callbacks else ()
         self._text = ""
         # False: chunks go out without being added to the content (a server
         # that keeps them elsewhere); `unkept` counts their characters.
@@ -111,13 +123,15 @@ class StreamState:
         self.unkept = 0
         self.usage: Usage | None = None
         self.finish: Finished | None = None
-        self.reasoning: list[str] = []
-        self.tool_calls: list[ToolCall] = []
-        self.tool_results: list[ToolResult] = []
-        self.provider_tools: list[ProviderToolCall | ProviderToolResult] = []
+        # Lists made on their first item (added()): most streams have none of
+        # these, and each empty list is one more object per open stream.
+        self.reasoning: Sequence[str] = ()
+        self.tool_calls: Sequence[ToolCall] = ()
+        self.tool_results: Sequence[ToolResult] = ()
+        self.provider_tools: Sequence[ProviderToolCall | ProviderToolResult] = ()
         # Where the last step's text starts (after the last tool result).
         self.answer_start = 0
-        self.warnings: list[StreamError] = []
+        self.warnings: Sequence[StreamError] = ()
         self.ended = False
         self.error: LaraFlowAIError | None = None
         self.error_raised = False
@@ -135,7 +149,7 @@ class StreamState:
             buffer_size=self.chunker.min_chars,
             max_chunk_size=self.chunker.max_chars,
             streaming=self.streaming,
-            callbacks=self.callbacks,
+            callbacks=list(self.callbacks),
             flush_interval=self.flush_after,
         )
 
@@ -152,20 +166,20 @@ class StreamState:
             return
         match event:
             case ReasoningDelta(text=text):
-                self.reasoning.append(text)
+                self.reasoning = added(self.reasoning, text)
             case Usage():
                 self.usage = event
             case Finished():
                 self.finish = event
             case ToolCall():
-                self.tool_calls.append(event)
+                self.tool_calls = added(self.tool_calls, event)
             case ToolResult():
-                self.tool_results.append(event)
+                self.tool_results = added(self.tool_results, event)
                 self.answer_start = len(self._text) + len(self.buffered)
             case ProviderToolCall() | ProviderToolResult():
-                self.provider_tools.append(event)
+                self.provider_tools = added(self.provider_tools, event)
             case StreamError():
-                self.warnings.append(event)
+                self.warnings = added(self.warnings, event)
 
     def end(self) -> None:
         """The provider's events are over: release what the buffer holds."""

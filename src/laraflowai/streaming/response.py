@@ -33,7 +33,7 @@ from ._flush import FlushTimer
 from ._inflight import AsyncFlightReader, DirectAsyncReader, FlightReader
 from ._inprocess import Timed
 from ._objects import OutputType
-from ._state import StreamState, StreamStats
+from ._state import StreamState, StreamStats, added
 from ._steps import AsyncStepReader, StepReader
 
 SyncReader: TypeAlias = FlightReader | StepReader
@@ -181,7 +181,8 @@ class _Common:
         """Call `callback(chunk, full_content_so_far)` for every chunk (fluent)."""
         if not callable(callback):
             raise ConfigurationError(f"on_chunk needs a callable, got {type(callback).__name__}")
-        self._state.callbacks.append(callback)
+        state = self._state
+        state.callbacks = added(state.callbacks, callback)
         return self
 
     def is_complete(self) -> bool:
