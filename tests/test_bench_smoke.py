@@ -91,3 +91,17 @@ def test_quick_bench_runs_one_part(tmp_path: Path) -> None:
     assert figures["parts"] == ["sse"]
     _numbers(figures, SSE_KEYS)
     assert all(figures[key] is None for key in STREAM_KEYS)
+
+
+def test_an_n_holds_when_its_repeated_trial_passes() -> None:
+    # bench/sse.py runs a failed trial once more: the N fails only when no trial of it passed.
+    from bench.sse import _bounds
+
+    def row(clients: int, passed: bool) -> dict[str, Any]:
+        return {"mode": "ours", "clients": clients, "passed": passed}
+
+    rows = [row(250, True), row(500, False), row(500, True), row(750, False), row(750, False)]
+    assert _bounds(rows, "ours") == (500, 750)
+    assert _bounds(rows[:2], "ours") == (250, 500)
+    assert _bounds([row(250, True)], "ours") == (250, None)
+    assert _bounds(rows, "bare") == (0, None)
