@@ -24,7 +24,7 @@ class FlushTimer:
     limit) once it exists, since both send chunks; forward() reads it back after
     each wait. `stop` is what ended the reading in the timer, if anything did."""
 
-    __slots__ = ("_state", "_on_chunk", "_cancel", "_after", "_handle", "room", "stop")
+    __slots__ = ("_state", "_on_chunk", "_cancel", "_after", "handle", "room", "stop")
 
     def __init__(
         self,
@@ -38,19 +38,19 @@ class FlushTimer:
         self._on_chunk = on_chunk
         self._cancel = cancel  # ends the read in progress
         self._after = after
-        self._handle: asyncio.TimerHandle | None = None
+        self.handle: asyncio.TimerHandle | None = None  # None: not armed
         self.room = room
         self.stop: BaseException | None = None
 
     def arm(self, since: float) -> None:
-        """Text held back since `since` (time.monotonic()) goes out when due."""
-        if self._handle is None:
-            wait = since + self._after - time.monotonic()
-            self._handle = asyncio.get_running_loop().call_later(wait, self._due)
+        """Text held back since `since` (time.monotonic()) goes out when due;
+        only when not armed (forward() looks at `handle` itself: no call per delta)."""
+        wait = since + self._after - time.monotonic()
+        self.handle = asyncio.get_running_loop().call_later(wait, self._due)
 
     def close(self) -> None:
         # The handle holds this timer through its callback: dropped, not left in a cycle.
-        handle, self._handle = self._handle, None
+        handle, self.handle = self.handle, None
         if handle is not None:
             handle.cancel()
 
@@ -64,7 +64,7 @@ class FlushTimer:
         raise stop
 
     def _due(self) -> None:
-        self._handle = None
+        self.handle = None
         chunker = self._state.chunker
         since = chunker.pending_since
         if since is None or self.stop is not None:

@@ -764,7 +764,9 @@ class AsyncStreamingResponse(_Common):
                         if since is not None and flush_after:
                             if flush is None:
                                 flush = FlushTimer(state, on_chunk, self.cancel, flush_after, room)
-                            flush.arm(since)
+                                flush.arm(since)
+                            elif flush.handle is None:
+                                flush.arm(since)
                         if len(chunks) != 1:
                             if chunks:
                                 state.ready.extend(chunks)
