@@ -11,7 +11,7 @@ Two rows, each against a reference measured in the same run:
 - WebSocket fan-out: server CPU per delivered event when one stream goes to
   many Pusher-protocol clients, our builtin server (`create_app`, driver
   `builtin`) against a bare Starlette WebSocket broadcaster sending the same
-  pre-encoded frames on the same schedule. Server and load client run in
+  frames on the same schedule, each encoded once for all its sockets. Server and load client run in
   processes of their own; the server's CPU is read from /proc.
 """
 
@@ -246,7 +246,8 @@ def _ours(interval: float, ticks: int) -> Any:
 
 
 def _bare(interval: float, ticks: int) -> Any:
-    """A Pusher-shaped broadcaster with nothing of ours: the same frames, pre-encoded."""
+    """A Pusher-shaped broadcaster with nothing of ours: the same frames, each
+    tick's encoded once and sent to every socket."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
