@@ -108,7 +108,7 @@ class StreamState:
         buffer_size: int,
         max_chunk_size: int,
         streaming: bool = True,
-        callbacks: list[ChunkCallback] | None = None,
+        callbacks: Sequence[ChunkCallback] | None = None,
         flush_interval: float = 0.0,
     ) -> None:
         self.counts = StreamCounts(agent_role, provider, model)
@@ -149,7 +149,7 @@ class StreamState:
             buffer_size=self.chunker.min_chars,
             max_chunk_size=self.chunker.max_chars,
             streaming=self.streaming,
-            callbacks=list(self.callbacks),
+            callbacks=self.callbacks,
             flush_interval=self.flush_after,
         )
 
